@@ -1,24 +1,23 @@
 //! Benchmarks live in `benches/benches/`; run them with `cargo bench -p ac-benches`.
 //! This library holds the input generators they share.
 
-/// A `.cfg` text of `lines` lines mixing comments, blank lines and valid entries of the
-/// schema, as a provisioning server would serve it.
+use ac_cfg::Model;
+
+/// A `.cfg` text of exactly `lines` lines, as a provisioning server would serve it: the
+/// 450HD factory configuration (every parameter) repeated, with a comment and a blank line
+/// every 20 lines and CRLF terminators.
 pub fn sample_cfg(lines: usize) -> String {
-    let keys = [
-        "network/lan_type=DHCP",
-        "voip/codec/codec_info/0/name=SILK_16000",
-        "voip/codec/codec_info/1/name=SILK_8000",
-        "network/lan/fixed_ip/ip_address=10.1.2.3",
-        "personal_settings/functional_key/13/type=SPEED_DIAL",
-    ];
-    let mut out = String::with_capacity(lines * 40);
+    let defaults = ac_cfg::delta::defaults(Model::Hd450).emit();
+    let entries: Vec<&str> = defaults.lines().filter(|l| !l.starts_with('#')).collect();
+    let mut out = String::with_capacity(lines * 48);
+    let mut next = entries.iter().cycle();
     for i in 0..lines {
         match i % 20 {
-            0 => out.push_str("# ---- section ----\n"),
-            10 => out.push('\n'),
+            0 => out.push_str("# ---- provisioning profile section ----\r\n"),
+            10 => out.push_str("\r\n"),
             _ => {
-                out.push_str(keys[i % keys.len()]);
-                out.push('\n');
+                out.push_str(next.next().copied().unwrap_or("network/lan_type=DHCP"));
+                out.push_str("\r\n");
             }
         }
     }
