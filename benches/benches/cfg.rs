@@ -15,7 +15,9 @@ fn parse_validate(c: &mut Criterion) {
     let text = ac_benches::sample_cfg(10_000);
     let mut g = c.benchmark_group("cfg_parse_validate");
     g.throughput(Throughput::Bytes(text.len() as u64));
-    g.bench_function("10k_lines/parse", |b| b.iter(|| Document::parse(black_box(&text)).map(|d| d.len())));
+    g.bench_function("10k_lines/parse", |b| {
+        b.iter(|| Document::parse(black_box(&text)).map(|d| d.len()))
+    });
     g.bench_function("10k_lines/parse_validate", |b| {
         b.iter(|| {
             let doc = Document::parse(black_box(&text)).expect("sample parses");
@@ -43,17 +45,33 @@ fn cfx_cipher(c: &mut Criterion) {
     let plain = &plain[..(64 * 1024).min(plain.len())];
     let key_hex = "0123456789abcdeffedcba987654321000112233445566ff";
     let iv_hex = "a1b2c3d4e5f60718";
-    let key: Vec<u8> = (0..24).map(|i| u8::from_str_radix(&key_hex[2 * i..2 * i + 2], 16).unwrap_or(0)).collect();
-    let iv: Vec<u8> = (0..8).map(|i| u8::from_str_radix(&iv_hex[2 * i..2 * i + 2], 16).unwrap_or(0)).collect();
+    let key: Vec<u8> = (0..24)
+        .map(|i| u8::from_str_radix(&key_hex[2 * i..2 * i + 2], 16).unwrap_or(0))
+        .collect();
+    let iv: Vec<u8> = (0..8)
+        .map(|i| u8::from_str_radix(&iv_hex[2 * i..2 * i + 2], 16).unwrap_or(0))
+        .collect();
     let k = TdesKey::from_hex(key_hex, iv_hex).expect("valid key");
     let ct = crypto::encrypt_cfx(plain, &k);
-    assert_eq!(ct, openssl_3des(Mode::Encrypt, &key, &iv, plain), "ciphers disagree");
+    assert_eq!(
+        ct,
+        openssl_3des(Mode::Encrypt, &key, &iv, plain),
+        "ciphers disagree"
+    );
     let mut g = c.benchmark_group("cfx_3des");
     g.throughput(Throughput::Bytes(plain.len() as u64));
-    g.bench_function("encrypt/ac-cfg", |b| b.iter(|| crypto::encrypt_cfx(black_box(plain), &k)));
-    g.bench_function("encrypt/openssl", |b| b.iter(|| openssl_3des(Mode::Encrypt, &key, &iv, black_box(plain))));
-    g.bench_function("decrypt/ac-cfg", |b| b.iter(|| crypto::decrypt_cfx(black_box(&ct), &k)));
-    g.bench_function("decrypt/openssl", |b| b.iter(|| openssl_3des(Mode::Decrypt, &key, &iv, black_box(&ct))));
+    g.bench_function("encrypt/ac-cfg", |b| {
+        b.iter(|| crypto::encrypt_cfx(black_box(plain), &k))
+    });
+    g.bench_function("encrypt/openssl", |b| {
+        b.iter(|| openssl_3des(Mode::Encrypt, &key, &iv, black_box(plain)))
+    });
+    g.bench_function("decrypt/ac-cfg", |b| {
+        b.iter(|| crypto::decrypt_cfx(black_box(&ct), &k))
+    });
+    g.bench_function("decrypt/openssl", |b| {
+        b.iter(|| openssl_3des(Mode::Decrypt, &key, &iv, black_box(&ct)))
+    });
     g.finish();
 }
 

@@ -87,7 +87,8 @@ fn model_bit(name: &str, key: &str) -> (u8, &'static str) {
 }
 
 fn main() {
-    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let path = manifest.join("schema/params.toml");
     println!("cargo:rerun-if-changed={}", path.display());
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -127,7 +128,10 @@ fn main() {
             }
         }
         if placeholders != p.index.len() {
-            panic!("params.toml: {key}: {} index ranges for {placeholders} placeholders", p.index.len());
+            panic!(
+                "params.toml: {key}: {} index ranges for {placeholders} placeholders",
+                p.index.len()
+            );
         }
         let ty = TYPES
             .iter()
@@ -169,7 +173,9 @@ fn main() {
         let entry = models_by_key.entry(key.clone()).or_default();
         for (other, at) in entry.iter() {
             if other & bits != 0 {
-                panic!("params.toml: {key}: defined twice (tables {at} and {n}) for the same model");
+                panic!(
+                    "params.toml: {key}: defined twice (tables {at} and {n}) for the same model"
+                );
             }
         }
         entry.push((bits, n));
@@ -177,9 +183,9 @@ fn main() {
         let default = scalar(&p.default, "default", key);
         let mut idx_defaults = String::new();
         for (k, v) in &p.index_defaults {
-            let i: u32 = k
-                .parse()
-                .unwrap_or_else(|_| panic!("params.toml: {key}: index_defaults key {k:?} is not an index"));
+            let i: u32 = k.parse().unwrap_or_else(|_| {
+                panic!("params.toml: {key}: index_defaults key {k:?} is not an index")
+            });
             let [lo, hi] = *p
                 .index
                 .first()
@@ -187,7 +193,12 @@ fn main() {
             if i < lo || i > hi {
                 panic!("params.toml: {key}: index_defaults {i} outside {lo}..={hi}");
             }
-            write!(idx_defaults, "({i}, {:?}), ", scalar(v, "index default", key)).unwrap();
+            write!(
+                idx_defaults,
+                "({i}, {:?}), ",
+                scalar(v, "index default", key)
+            )
+            .unwrap();
         }
         let mut overrides = String::new();
         for (m, o) in &p.per_model {
@@ -195,7 +206,10 @@ fn main() {
             if bits & bit == 0 {
                 panic!("params.toml: {key}: per_model {m} is not among its models");
             }
-            let d = o.default.as_ref().map(|v| scalar(v, "per_model default", key));
+            let d = o
+                .default
+                .as_ref()
+                .map(|v| scalar(v, "per_model default", key));
             write!(
                 overrides,
                 "ModelOverride {{ model: Model::{variant}, default: {d:?}, min: {:?}, max: {:?} }}, ",
@@ -220,6 +234,7 @@ fn main() {
         .unwrap();
     }
     out.push_str("];\n");
-    let dest = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("schema_table.rs");
+    let dest = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("schema_table.rs");
     std::fs::write(&dest, out).unwrap_or_else(|e| panic!("{}: {e}", dest.display()));
 }

@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
     let diags = validate::validate(&doc, &validate::Options::for_model(Some(model)));
     let lines = doc.len().max(1);
     for d in &diags {
-        assert!(d.line >= 1 && d.line <= lines, "diagnostic outside the file: {d}");
+        assert!(
+            d.line >= 1 && d.line <= lines,
+            "diagnostic outside the file: {d}"
+        );
     }
     let (_cfg, _) = Config::from_document_lenient(&doc, model);
     let (d, _) = delta::modified_fields(&doc, model);

@@ -56,7 +56,10 @@ fn check_size(data: &[u8]) -> Result<&str, CompanionError> {
 /// the characters of a SIP address (`4418@pbx.example.com`).
 fn check_number(line: usize, what: &str, n: &str) -> Result<(), CompanionError> {
     if n.chars().count() > MAX_NUMBER_LEN {
-        return Err(at(line, format!("{what} is longer than {MAX_NUMBER_LEN} characters")));
+        return Err(at(
+            line,
+            format!("{what} is longer than {MAX_NUMBER_LEN} characters"),
+        ));
     }
     if let Some(c) = n
         .chars()
@@ -90,26 +93,38 @@ pub fn parse_speed_dials(data: &[u8]) -> Result<Vec<SpeedDial>, CompanionError> 
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for rec in csv_reader(text, false).records() {
-        let rec = rec.map_err(|e| at(e.position().map_or(0, |p| p.line() as usize), e.to_string()))?;
+        let rec =
+            rec.map_err(|e| at(e.position().map_or(0, |p| p.line() as usize), e.to_string()))?;
         let line = rec.position().map_or(0, |p| p.line() as usize);
         if rec.iter().all(str::is_empty) {
             continue;
         }
         if rec.len() != 3 {
-            return Err(at(line, format!("expected <key>,<number>,<type>, found {} fields", rec.len())));
+            return Err(at(
+                line,
+                format!("expected <key>,<number>,<type>, found {} fields", rec.len()),
+            ));
         }
         let key: u32 = rec[0]
             .parse()
             .ok()
             .filter(|k| (1..=999).contains(k))
-            .ok_or_else(|| at(line, format!("memory key {:?} is not a number 1-999", &rec[0])))?;
+            .ok_or_else(|| {
+                at(
+                    line,
+                    format!("memory key {:?} is not a number 1-999", &rec[0]),
+                )
+            })?;
         let number = &rec[1];
         if number.is_empty() {
             return Err(at(line, "empty speed dial number"));
         }
         check_number(line, "number", number)?;
         if &rec[2] != "0" {
-            return Err(at(line, format!("type must be 0 (manual 3.2.3.1.2), found {:?}", &rec[2])));
+            return Err(at(
+                line,
+                format!("type must be 0 (manual 3.2.3.1.2), found {:?}", &rec[2]),
+            ));
         }
         if !seen.insert(key) {
             return Err(at(line, format!("memory key {key} appears twice")));
@@ -152,11 +167,15 @@ pub fn parse_directory(data: &[u8]) -> Result<Vec<Contact>, CompanionError> {
     let header = rdr.headers().map_err(|e| at(1, e.to_string()))?.clone();
     let names: Vec<String> = header.iter().map(|h| h.to_ascii_lowercase()).collect();
     if names != DIRECTORY_HEADER {
-        return Err(at(1, "the first line must be the header name,office,home,mobile"));
+        return Err(at(
+            1,
+            "the first line must be the header name,office,home,mobile",
+        ));
     }
     let mut out = Vec::new();
     for rec in rdr.records() {
-        let rec = rec.map_err(|e| at(e.position().map_or(0, |p| p.line() as usize), e.to_string()))?;
+        let rec =
+            rec.map_err(|e| at(e.position().map_or(0, |p| p.line() as usize), e.to_string()))?;
         let line = rec.position().map_or(0, |p| p.line() as usize);
         if rec.iter().all(str::is_empty) {
             continue;
@@ -174,7 +193,10 @@ pub fn parse_directory(data: &[u8]) -> Result<Vec<Contact>, CompanionError> {
             return Err(at(line, "a contact needs a name"));
         }
         if c.name.chars().count() > MAX_NAME_LEN || c.name.chars().any(char::is_control) {
-            return Err(at(line, format!("name longer than {MAX_NAME_LEN} characters or with control characters")));
+            return Err(at(
+                line,
+                format!("name longer than {MAX_NAME_LEN} characters or with control characters"),
+            ));
         }
         if c.office.is_empty() && c.home.is_empty() && c.mobile.is_empty() {
             return Err(at(line, "a contact needs at least one number"));
@@ -259,7 +281,10 @@ pub fn load_key_file(
     if let Some(e) = file.entries().find(|e| !in_key_file(kind, e.key)) {
         return Err(at(
             e.line,
-            format!("{} is not a {:?} key parameter; a key file sets keys only", e.key, kind),
+            format!(
+                "{} is not a {:?} key parameter; a key file sets keys only",
+                e.key, kind
+            ),
         ));
     }
     Ok(delta::merge(config, file, model)?)
@@ -274,8 +299,17 @@ mod tests {
         let src = b"1,4418,0\r\n2,4403,0\n3,039764432,0\n4,4391,0\n12,1234,0\n";
         let list = parse_speed_dials(src).unwrap();
         assert_eq!(list.len(), 5);
-        assert_eq!(list[4], SpeedDial { key: 12, number: "1234".into() });
-        assert_eq!(parse_speed_dials(emit_speed_dials(&list).as_bytes()).unwrap(), list);
+        assert_eq!(
+            list[4],
+            SpeedDial {
+                key: 12,
+                number: "1234".into()
+            }
+        );
+        assert_eq!(
+            parse_speed_dials(emit_speed_dials(&list).as_bytes()).unwrap(),
+            list
+        );
     }
 
     #[test]
@@ -312,10 +346,22 @@ mod tests {
 
     #[test]
     fn key_file_membership() {
-        assert!(in_key_file(KeyFileKind::Function, "personal_settings/functional_key/3/type"));
-        assert!(!in_key_file(KeyFileKind::Programmable, "personal_settings/functional_key/3/type"));
-        assert!(in_key_file(KeyFileKind::Programmable, "personal_settings/functional_key/13/type"));
-        assert!(in_key_file(KeyFileKind::Programmable, "voip/line_key/13/key_event"));
+        assert!(in_key_file(
+            KeyFileKind::Function,
+            "personal_settings/functional_key/3/type"
+        ));
+        assert!(!in_key_file(
+            KeyFileKind::Programmable,
+            "personal_settings/functional_key/3/type"
+        ));
+        assert!(in_key_file(
+            KeyFileKind::Programmable,
+            "personal_settings/functional_key/13/type"
+        ));
+        assert!(in_key_file(
+            KeyFileKind::Programmable,
+            "voip/line_key/13/key_event"
+        ));
         assert!(!in_key_file(KeyFileKind::Function, "network/lan_type"));
     }
 }

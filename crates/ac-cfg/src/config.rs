@@ -110,7 +110,9 @@ impl Config {
             return Value::of(def, v);
         }
         match Schema::get().lookup(key, Some(self.model)) {
-            Lookup::Found(def, idx) => Value::of(def, def.default_for(Some(self.model), idx.as_slice())),
+            Lookup::Found(def, idx) => {
+                Value::of(def, def.default_for(Some(self.model), idx.as_slice()))
+            }
             _ => None,
         }
     }
@@ -174,7 +176,8 @@ impl Config {
             return Err(ConfigErrors(errs));
         }
         if let Lookup::Found(def, _) = Schema::get().lookup(key, Some(self.model)) {
-            self.explicit.insert(key.to_string(), (def, value.to_string()));
+            self.explicit
+                .insert(key.to_string(), (def, value.to_string()));
         }
         Ok(())
     }
@@ -199,7 +202,9 @@ mod tests {
 
     #[test]
     fn typed_values_and_defaults() {
-        let doc = Document::parse("network/lan_type=STATIC\nvoip/codec/codec_info/0/name=nonsense\n").unwrap();
+        let doc =
+            Document::parse("network/lan_type=STATIC\nvoip/codec/codec_info/0/name=nonsense\n")
+                .unwrap();
         assert!(Config::from_document(&doc, Model::Hd440).is_err());
         let (cfg, diags) = Config::from_document_lenient(&doc, Model::Hd440);
         assert_eq!(diags.len(), 1);

@@ -53,7 +53,9 @@ const MIN_PBKDF2_ITERATIONS: u32 = 1_000;
 pub enum CryptoError {
     #[error("the input is empty")]
     Empty,
-    #[error("truncated or corrupt .cfx file: {0} bytes is not a whole number of 8-byte 3DES blocks")]
+    #[error(
+        "truncated or corrupt .cfx file: {0} bytes is not a whole number of 8-byte 3DES blocks"
+    )]
     NotBlockAligned(usize),
     #[error("wrong key or corrupt file: the decrypted data has no valid padding")]
     BadPadding,
@@ -172,13 +174,15 @@ impl AeadKey {
 fn hex_into(s: &str, out: &mut [u8], what: &str) -> Result<(), CryptoError> {
     let b = s.as_bytes();
     if b.len() != out.len() * 2 {
-        return Err(CryptoError::BadKey(format!("{what}: found {} characters", b.len())));
+        return Err(CryptoError::BadKey(format!(
+            "{what}: found {} characters",
+            b.len()
+        )));
     }
     let nib = |c: u8| -> Result<u8, CryptoError> {
-        (c as char)
-            .to_digit(16)
-            .map(|d| d as u8)
-            .ok_or_else(|| CryptoError::BadKey(format!("{what}: {:?} is not a hex digit", c as char)))
+        (c as char).to_digit(16).map(|d| d as u8).ok_or_else(|| {
+            CryptoError::BadKey(format!("{what}: {:?} is not a hex digit", c as char))
+        })
     };
     for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
         *o = nib(pair[0])? << 4 | nib(pair[1])?;
@@ -261,7 +265,8 @@ pub fn encrypt_value(plain: &str, key: &TdesKey) -> String {
 
 /// Decrypts a `{"base64"}` value.
 pub fn decrypt_value(enc: &str, key: &TdesKey) -> Result<String, CryptoError> {
-    let payload = crate::value::encrypted_payload(enc.trim()).ok_or(CryptoError::NotEncryptedValue)?;
+    let payload =
+        crate::value::encrypted_payload(enc.trim()).ok_or(CryptoError::NotEncryptedValue)?;
     let ct = base64::engine::general_purpose::STANDARD
         .decode(payload)
         .map_err(|_| CryptoError::Base64)?;
@@ -274,7 +279,12 @@ fn tdes_decrypt_any(ct: &[u8], key: &TdesKey) -> Result<Vec<u8>, CryptoError> {
     tdes_decrypt(&k, &iv, ct)
 }
 
-fn aead_key(key: &AeadKey, kdf: u8, iterations: u32, salt: &[u8; 16]) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+fn aead_key(
+    key: &AeadKey,
+    kdf: u8,
+    iterations: u32,
+    salt: &[u8; 16],
+) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
     match (key, kdf) {
         (AeadKey::Raw(k), KDF_RAW) => Ok(k.clone()),
         (AeadKey::Passphrase { passphrase, .. }, KDF_PBKDF2_SHA256) => {
@@ -318,7 +328,13 @@ pub fn encrypt_aead(plain: &[u8], key: &AeadKey) -> Result<Vec<u8>, CryptoError>
     let k = aead_key(key, kdf, iterations, &salt)?;
     let cipher = Aes256Gcm::new((&*k).into());
     let ct = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad: &header })
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plain,
+                aad: &header,
+            },
+        )
         .map_err(|_| CryptoError::BadKey("message too long for AES-GCM".into()))?;
     let mut out = Vec::with_capacity(AEAD_HEADER + ct.len());
     out.extend_from_slice(&header);
@@ -356,9 +372,12 @@ pub fn decrypt_aead(data: &[u8], key: &AeadKey) -> Result<Vec<u8>, CryptoError> 
     let iterations = u32::from_be_bytes(it);
     match kdf {
         KDF_RAW if iterations == 0 => {}
-        KDF_PBKDF2_SHA256 if (MIN_PBKDF2_ITERATIONS..=MAX_PBKDF2_ITERATIONS).contains(&iterations) => {}
+        KDF_PBKDF2_SHA256
+            if (MIN_PBKDF2_ITERATIONS..=MAX_PBKDF2_ITERATIONS).contains(&iterations) => {}
         KDF_RAW | KDF_PBKDF2_SHA256 => {
-            return Err(CryptoError::BadHeader(format!("iteration count {iterations} out of range")))
+            return Err(CryptoError::BadHeader(format!(
+                "iteration count {iterations} out of range"
+            )))
         }
         other => return Err(CryptoError::BadHeader(format!("unknown KDF {other}"))),
     }
@@ -367,7 +386,13 @@ pub fn decrypt_aead(data: &[u8], key: &AeadKey) -> Result<Vec<u8>, CryptoError> 
     let k = aead_key(key, kdf, iterations, &salt)?;
     let cipher = Aes256Gcm::new((&*k).into());
     cipher
-        .decrypt(Nonce::from_slice(&header[30..42]), Payload { msg: ct, aad: header })
+        .decrypt(
+            Nonce::from_slice(&header[30..42]),
+            Payload {
+                msg: ct,
+                aad: header,
+            },
+        )
         .map_err(|_| CryptoError::AuthFailed)
 }
 
@@ -393,16 +418,14 @@ impl Keys {
 /// check by chance.
 pub fn decrypt_config(data: &[u8], keys: &Keys) -> Result<String, CryptoError> {
     let plain = if is_aead(data) {
-        let k = keys
-            .aead
-            .as_ref()
-            .ok_or_else(|| CryptoError::BadKey("an ACFX-GCM file needs a passphrase or AES key".into()))?;
+        let k = keys.aead.as_ref().ok_or_else(|| {
+            CryptoError::BadKey("an ACFX-GCM file needs a passphrase or AES key".into())
+        })?;
         decrypt_aead(data, k)?
     } else {
-        let k = keys
-            .tdes
-            .as_ref()
-            .ok_or_else(|| CryptoError::BadKey("a .cfx file needs a passphrase or 3DES key".into()))?;
+        let k = keys.tdes.as_ref().ok_or_else(|| {
+            CryptoError::BadKey("a .cfx file needs a passphrase or 3DES key".into())
+        })?;
         decrypt_cfx(data, k)?
     };
     let text = String::from_utf8(plain).map_err(|_| CryptoError::NotText)?;
@@ -433,7 +456,10 @@ mod tests {
         let ct = encrypt_cfx(b"network/lan_type=DHCP\n", &k);
         assert_eq!(ct.len() % 8, 0);
         assert_eq!(decrypt_cfx(&ct, &k).unwrap(), b"network/lan_type=DHCP\n");
-        assert_eq!(decrypt_cfx(&ct[..ct.len() - 3], &k), Err(CryptoError::NotBlockAligned(ct.len() - 3)));
+        assert_eq!(
+            decrypt_cfx(&ct[..ct.len() - 3], &k),
+            Err(CryptoError::NotBlockAligned(ct.len() - 3))
+        );
         assert_eq!(decrypt_cfx(&[], &k), Err(CryptoError::Empty));
         let keys = Keys::passphrase("other");
         assert!(decrypt_config(&ct, &keys).is_err());
@@ -445,7 +471,10 @@ mod tests {
         let v = encrypt_value("1234", &k);
         assert!(v.starts_with("{\"") && v.ends_with("\"}"));
         assert_eq!(decrypt_value(&v, &k).unwrap(), "1234");
-        assert_eq!(decrypt_value("1234", &k), Err(CryptoError::NotEncryptedValue));
+        assert_eq!(
+            decrypt_value("1234", &k),
+            Err(CryptoError::NotEncryptedValue)
+        );
         assert!(TdesKey::from_hex("zz", "00").is_err());
     }
 
@@ -462,7 +491,10 @@ mod tests {
             t[i] ^= 1;
             assert!(decrypt_aead(&t, &k).is_err(), "flip at {i} not detected");
         }
-        assert!(matches!(decrypt_aead(&ct[..50], &k), Err(CryptoError::Truncated { .. })));
+        assert!(matches!(
+            decrypt_aead(&ct[..50], &k),
+            Err(CryptoError::Truncated { .. })
+        ));
         let raw = AeadKey::from_hex(&"ab".repeat(32)).unwrap();
         assert!(decrypt_aead(&ct, &raw).is_err());
         let ct2 = encrypt_aead(b"x", &raw).unwrap();

@@ -75,9 +75,11 @@ pub fn modified_fields(doc: &Document<'_>, model: Model) -> (Document<'static>, 
             continue;
         }
         let keep = match schema.lookup(e.key, Some(model)) {
-            Lookup::Found(def, idx) => {
-                !same_value(def.ty, e.value, def.default_for(Some(model), idx.as_slice()))
-            }
+            Lookup::Found(def, idx) => !same_value(
+                def.ty,
+                e.value,
+                def.default_for(Some(model), idx.as_slice()),
+            ),
             _ => {
                 notes.push(Diagnostic {
                     line: e.line,
@@ -100,10 +102,11 @@ pub fn modified_fields(doc: &Document<'_>, model: Model) -> (Document<'static>, 
 /// Checks that a document is meant for `model`: its `# model:` header (if any) names it and
 /// it sets no parameter of other models only.
 pub fn check_model(doc: &Document<'_>, model: Model) -> Result<(), DeltaError> {
-    let diagnostics: Vec<Diagnostic> = validate::validate(doc, &validate::Options::for_model(Some(model)))
-        .into_iter()
-        .filter(|d| matches!(d.kind, DiagKind::ModelMismatch | DiagKind::WrongModel))
-        .collect();
+    let diagnostics: Vec<Diagnostic> =
+        validate::validate(doc, &validate::Options::for_model(Some(model)))
+            .into_iter()
+            .filter(|d| matches!(d.kind, DiagKind::ModelMismatch | DiagKind::WrongModel))
+            .collect();
     if diagnostics.is_empty() {
         Ok(())
     } else {
@@ -114,13 +117,18 @@ pub fn check_model(doc: &Document<'_>, model: Model) -> Result<(), DeltaError> {
 /// Applies `delta` onto `base` for `model`: every entry of the delta replaces the value of the
 /// key's last line in `base` (keeping its formatting) or is appended. The delta must be for
 /// this model and free of errors, or nothing is applied. Unknown keys are carried over.
-pub fn merge(base: &Document<'_>, delta: &Document<'_>, model: Model) -> Result<Document<'static>, DeltaError> {
+pub fn merge(
+    base: &Document<'_>,
+    delta: &Document<'_>,
+    model: Model,
+) -> Result<Document<'static>, DeltaError> {
     check_model(base, model)?;
     check_model(delta, model)?;
-    let errors: Vec<Diagnostic> = validate::validate(delta, &validate::Options::for_model(Some(model)))
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect();
+    let errors: Vec<Diagnostic> =
+        validate::validate(delta, &validate::Options::for_model(Some(model)))
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect();
     if !errors.is_empty() {
         return Err(DeltaError::Invalid(errors));
     }
@@ -154,11 +162,18 @@ mod tests {
             let d = defaults(m);
             let diags = validate::validate(&d, &validate::Options::for_model(Some(m)));
             assert!(diags.is_empty(), "{m}: {:?}", &diags[..diags.len().min(5)]);
-            let expected: usize = Schema::get().params_for(m).map(|p| p.concrete_count()).sum();
+            let expected: usize = Schema::get()
+                .params_for(m)
+                .map(|p| p.concrete_count())
+                .sum();
             assert_eq!(d.entries().count(), expected);
             let (delta, notes) = modified_fields(&d, m);
             assert!(notes.is_empty());
-            assert_eq!(delta.entries().count(), 0, "{m}: defaults differ from themselves");
+            assert_eq!(
+                delta.entries().count(),
+                0,
+                "{m}: defaults differ from themselves"
+            );
         }
     }
 
@@ -167,10 +182,14 @@ mod tests {
         let m = Model::Hd440;
         let mut cfg = defaults(m);
         cfg.set("network/lan_type", "STATIC").unwrap();
-        cfg.set("network/lan/fixed_ip/ip_address", "10.1.2.3").unwrap();
+        cfg.set("network/lan/fixed_ip/ip_address", "10.1.2.3")
+            .unwrap();
         let (delta, _) = modified_fields(&cfg, m);
         let keys: Vec<&str> = delta.entries().map(|e| e.key).collect();
-        assert_eq!(keys, ["network/lan_type", "network/lan/fixed_ip/ip_address"]);
+        assert_eq!(
+            keys,
+            ["network/lan_type", "network/lan/fixed_ip/ip_address"]
+        );
         let merged = merge(&defaults(m), &delta, m).unwrap();
         assert_eq!(merged.emit(), cfg.emit());
     }

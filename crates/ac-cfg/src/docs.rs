@@ -7,13 +7,21 @@ use crate::model::Model;
 use crate::schema::{ParamDef, ParamType, Schema};
 
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn range_text(p: &ParamDef) -> String {
     let mut parts = Vec::new();
     match p.ty {
-        ParamType::Enum => parts.push(p.values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")),
+        ParamType::Enum => parts.push(
+            p.values
+                .iter()
+                .map(|v| format!("`{v}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
         ParamType::Int => parts.push(format!(
             "{}..{}",
             p.min.map_or_else(String::new, |v| v.to_string()),
@@ -45,7 +53,11 @@ fn range_text(p: &ParamDef) -> String {
 fn default_text(p: &ParamDef) -> String {
     let mut t = format!("`{}`", p.default);
     if !p.index_defaults.is_empty() {
-        let per: Vec<String> = p.index_defaults.iter().map(|(i, d)| format!("{i}: `{d}`")).collect();
+        let per: Vec<String> = p
+            .index_defaults
+            .iter()
+            .map(|(i, d)| format!("{i}: `{d}`"))
+            .collect();
         t = format!("{t} ({})", per.join(", "));
     }
     t
@@ -79,7 +91,10 @@ pub fn parameters_markdown() -> String {
             out.push_str("|---|---|---|---|---|---|---|\n");
         }
         let mut key = format!("`{}`", p.key);
-        let ranges: Vec<String> = p.index_ranges().map(|(lo, hi)| format!("{lo}-{hi}")).collect();
+        let ranges: Vec<String> = p
+            .index_ranges()
+            .map(|(lo, hi)| format!("{lo}-{hi}"))
+            .collect();
         if !ranges.is_empty() {
             key.push_str(&format!(" ({})", ranges.join(", ")));
         }

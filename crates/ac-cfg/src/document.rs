@@ -44,7 +44,9 @@ impl Default for ParseOptions {
 /// Why an input is not a `.cfg` document at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    #[error("line {line}, column {column}: not valid UTF-8 text (is this an encrypted .cfx file?)")]
+    #[error(
+        "line {line}, column {column}: not valid UTF-8 text (is this an encrypted .cfx file?)"
+    )]
     NotUtf8 { line: usize, column: usize },
     #[error("line {line}, column {column}: NUL byte; a .cfg file is text")]
     NulByte { line: usize, column: usize },
@@ -186,7 +188,7 @@ fn classify(text: &str, first: bool) -> LineKind {
     if trimmed.starts_with(';') || trimmed.starts_with('#') {
         return LineKind::Comment;
     }
-    let Some(eq_rel) = trimmed.find('=') else {
+    let Some(eq_rel) = memchr::memchr(b'=', trimmed.as_bytes()) else {
         return LineKind::Invalid(InvalidReason::MissingEquals);
     };
     let eq = lead + eq_rel;
@@ -268,7 +270,10 @@ impl<'a> Document<'a> {
     }
 
     /// [`Document::parse_bytes`] with explicit limits.
-    pub fn parse_bytes_with(src: &'a [u8], opts: &ParseOptions) -> Result<Document<'a>, ParseError> {
+    pub fn parse_bytes_with(
+        src: &'a [u8],
+        opts: &ParseOptions,
+    ) -> Result<Document<'a>, ParseError> {
         if src.len() > opts.max_bytes {
             return Err(ParseError::TooLarge {
                 len: src.len(),
@@ -298,10 +303,20 @@ impl<'a> Document<'a> {
                 max: opts.max_bytes,
             });
         }
+        // One scan of the whole input for NUL; the error names its line and column.
+        if let Some(p) = memchr::memchr(0, src.as_bytes()) {
+            let before = &src[..p];
+            let line = memchr::memchr_iter(b'\n', before.as_bytes()).count() + 1;
+            let start = memchr::memrchr(b'\n', before.as_bytes()).map_or(0, |i| i + 1);
+            return Err(ParseError::NulByte {
+                line,
+                column: column_of(&src[start..], p - start),
+            });
+        }
         let mut lines = Vec::with_capacity(src.len() / 32 + 1);
         let mut rest = src;
         while !rest.is_empty() {
-            let (text, eol, next) = match rest.find('\n') {
+            let (text, eol, next) = match memchr::memchr(b'\n', rest.as_bytes()) {
                 Some(nl) => {
                     let (text, eol) = match rest[..nl].strip_suffix('\r') {
                         Some(t) => (t, Eol::CrLf),
@@ -317,12 +332,6 @@ impl<'a> Document<'a> {
                     line: number,
                     len: text.len(),
                     max: opts.max_line_len,
-                });
-            }
-            if let Some(p) = text.find('\0') {
-                return Err(ParseError::NulByte {
-                    line: number,
-                    column: column_of(text, p),
                 });
             }
             lines.push(Line::parse(Cow::Borrowed(text), eol, number == 1));
@@ -371,16 +380,19 @@ impl<'a> Document<'a> {
 
     /// Every entry, in order (duplicates included).
     pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
-        self.lines.iter().enumerate().filter_map(|(i, l)| match &l.kind {
-            LineKind::Entry { key, value } => Some(Entry {
-                line: i + 1,
-                key: &l.text[key.start as usize..key.end as usize],
-                value: &l.text[value.start as usize..value.end as usize],
-                key_column: column_of(&l.text, key.start as usize),
-                value_column: column_of(&l.text, value.start as usize),
-            }),
-            _ => None,
-        })
+        self.lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| match &l.kind {
+                LineKind::Entry { key, value } => Some(Entry {
+                    line: i + 1,
+                    key: &l.text[key.start as usize..key.end as usize],
+                    value: &l.text[value.start as usize..value.end as usize],
+                    key_column: column_of(&l.text, key.start as usize),
+                    value_column: column_of(&l.text, value.start as usize),
+                }),
+                _ => None,
+            })
     }
 
     /// The value a key has in effect: that of its last line.
@@ -592,9 +604,18 @@ mod tests {
     #[test]
     fn bad_keys_are_located() {
         let d = Document::parse("voip/li ne=1\nvoip//x=1\n/a=1\n").unwrap();
-        assert!(matches!(d.lines()[0].kind(), LineKind::Invalid(InvalidReason::BadKey { column: 8 })));
-        assert!(matches!(d.lines()[1].kind(), LineKind::Invalid(InvalidReason::BadKey { column: 5 })));
-        assert!(matches!(d.lines()[2].kind(), LineKind::Invalid(InvalidReason::BadKey { column: 1 })));
+        assert!(matches!(
+            d.lines()[0].kind(),
+            LineKind::Invalid(InvalidReason::BadKey { column: 8 })
+        ));
+        assert!(matches!(
+            d.lines()[1].kind(),
+            LineKind::Invalid(InvalidReason::BadKey { column: 5 })
+        ));
+        assert!(matches!(
+            d.lines()[2].kind(),
+            LineKind::Invalid(InvalidReason::BadKey { column: 1 })
+        ));
     }
 
     #[test]
@@ -644,7 +665,8 @@ mod tests {
 
     #[test]
     fn model_directive_is_read_from_the_header_only() {
-        let d = Document::parse("# model: 430HD, 440hd\n; model:450HD\na=1\n# model: 405HD\n").unwrap();
+        let d =
+            Document::parse("# model: 430HD, 440hd\n; model:450HD\na=1\n# model: 405HD\n").unwrap();
         let s = d.declared_models().unwrap();
         assert!(s.contains(Model::Hd430) && s.contains(Model::Hd440) && s.contains(Model::Hd450));
         assert!(!s.contains(Model::Hd405));

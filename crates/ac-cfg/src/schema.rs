@@ -46,7 +46,10 @@ impl ParamType {
 pub enum Seg {
     Lit(&'static str),
     /// An index placeholder with its inclusive range.
-    Index { lo: u32, hi: u32 },
+    Index {
+        lo: u32,
+        hi: u32,
+    },
 }
 
 /// A per-model difference of default or range.
@@ -236,10 +239,39 @@ pub enum Lookup {
     Unknown,
 }
 
-/// The parameter table with its lookup index.
+/// FNV-1a: the keys hashed here are short, trusted-length strings from one file, and SipHash's
+/// flood resistance is not needed for a lookup table whose keys are fixed by the schema.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
+/// The parameter table with its lookup indexes.
 pub struct Schema {
     params: &'static [ParamDef],
-    by_shape: HashMap<String, Vec<&'static ParamDef>>,
+    /// Every concrete key with the definitions (one per model group) it belongs to.
+    concrete: FastMap<Box<str>, Vec<(&'static ParamDef, Indices)>>,
+    /// Definitions by key shape (numeric segments as `#`), for out-of-range indices.
+    by_shape: FastMap<String, Vec<&'static ParamDef>>,
 }
 
 impl Schema {
@@ -247,12 +279,21 @@ impl Schema {
     pub fn get() -> &'static Schema {
         static SCHEMA: OnceLock<Schema> = OnceLock::new();
         SCHEMA.get_or_init(|| {
-            let mut by_shape: HashMap<String, Vec<&'static ParamDef>> = HashMap::new();
+            let mut by_shape: FastMap<String, Vec<&'static ParamDef>> = FastMap::default();
+            let mut concrete: FastMap<Box<str>, Vec<(&'static ParamDef, Indices)>> =
+                FastMap::default();
             for p in PARAMS {
                 by_shape.entry(p.shape()).or_default().push(p);
+                for (key, idx) in p.expand() {
+                    concrete
+                        .entry(key.into_boxed_str())
+                        .or_default()
+                        .push((p, idx));
+                }
             }
             Schema {
                 params: PARAMS,
+                concrete,
                 by_shape,
             }
         })
@@ -275,6 +316,16 @@ impl Schema {
 
     /// Resolves a concrete key for a model (`None`: any model).
     pub fn lookup(&self, key: &str, model: Option<Model>) -> Lookup {
+        if let Some(defs) = self.concrete.get(key) {
+            let hit = defs
+                .iter()
+                .find(|(d, _)| model.is_none_or(|m| d.applies_to(m)));
+            return match (hit, defs.first()) {
+                (Some(&(d, i)), _) => Lookup::Found(d, i),
+                (None, Some(&(d, i))) => Lookup::WrongModel(d, i),
+                (None, None) => Lookup::Unknown,
+            };
+        }
         let mut shape = String::with_capacity(key.len());
         for (n, seg) in key.split('/').enumerate() {
             if n > 0 {
@@ -324,7 +375,8 @@ impl Schema {
                 best = Some((d, p.key));
             }
         }
-        best.filter(|(d, _)| *d <= (key.len() / 4).max(2)).map(|(_, k)| k)
+        best.filter(|(d, _)| *d <= (key.len() / 4).max(2))
+            .map(|(_, k)| k)
     }
 }
 

@@ -1,11 +1,10 @@
 //! Validation of a document against the schema, with line and column for every problem.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use crate::document::{Document, LineKind};
 use crate::model::Model;
-use crate::schema::{Lookup, Schema};
+use crate::schema::{FastMap, Lookup, Schema};
 use crate::value::{check, ValueProblem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -107,6 +106,8 @@ impl Options {
     }
 }
 
+const MAX_SUGGESTIONS: usize = 32;
+
 /// Validates a document; diagnostics come in line order. Never panics.
 pub fn validate(doc: &Document<'_>, opts: &Options) -> Vec<Diagnostic> {
     let schema = Schema::get();
@@ -128,7 +129,11 @@ pub fn validate(doc: &Document<'_>, opts: &Options) -> Vec<Diagnostic> {
         }
     }
     // First line of each key, to report duplicates at the later lines.
-    let mut first_seen: HashMap<&str, usize> = HashMap::with_capacity(doc.len());
+    // "Did you mean" costs an edit distance against every parameter: bounded per file so that
+    // a file of unknown keys stays linear.
+    let mut suggestions_left = MAX_SUGGESTIONS;
+    let mut first_seen: FastMap<&str, usize> =
+        FastMap::with_capacity_and_hasher(doc.len(), Default::default());
     for (i, line) in doc.lines().iter().enumerate() {
         let n = i + 1;
         match line.kind() {
@@ -153,12 +158,13 @@ pub fn validate(doc: &Document<'_>, opts: &Options) -> Vec<Diagnostic> {
                 let text = line.text();
                 let key = &text[kr.start as usize..kr.end as usize];
                 let value = &text[vr.start as usize..vr.end as usize];
-                let key_col = crate::document::column_of(text, kr.start as usize);
-                let val_col = crate::document::column_of(text, vr.start as usize);
+                // Columns are counted only when a diagnostic needs them.
+                let key_col = || crate::document::column_of(text, kr.start as usize);
+                let val_col = || crate::document::column_of(text, vr.start as usize);
                 if let Some(first) = first_seen.get(key) {
                     out.push(Diagnostic {
                         line: n,
-                        column: key_col,
+                        column: key_col(),
                         severity: Severity::Warning,
                         kind: DiagKind::Duplicate,
                         message: format!("{key} is already set on line {first}; this line wins"),
@@ -166,7 +172,17 @@ pub fn validate(doc: &Document<'_>, opts: &Options) -> Vec<Diagnostic> {
                 } else {
                     first_seen.insert(key, n);
                 }
-                check_entry(schema, opts, key, value, n, key_col, val_col, &mut out);
+                check_entry(
+                    schema,
+                    opts,
+                    key,
+                    value,
+                    n,
+                    key_col,
+                    val_col,
+                    &mut suggestions_left,
+                    &mut out,
+                );
             }
         }
     }
@@ -180,8 +196,9 @@ fn check_entry(
     key: &str,
     value: &str,
     line: usize,
-    key_col: usize,
-    val_col: usize,
+    key_col: impl Fn() -> usize,
+    val_col: impl Fn() -> usize,
+    suggestions_left: &mut usize,
     out: &mut Vec<Diagnostic>,
 ) {
     let at = |column, severity, kind, message| Diagnostic {
@@ -195,7 +212,7 @@ fn check_entry(
         Lookup::Found(def, _) => def,
         Lookup::WrongModel(def, _) => {
             out.push(at(
-                key_col,
+                key_col(),
                 Severity::Error,
                 DiagKind::WrongModel,
                 format!(
@@ -212,7 +229,7 @@ fn check_entry(
                 .map(|(lo, hi)| format!("{lo}-{hi}"))
                 .collect();
             out.push(at(
-                key_col,
+                key_col(),
                 Severity::Error,
                 DiagKind::IndexOutOfRange,
                 format!(
@@ -224,12 +241,17 @@ fn check_entry(
             return;
         }
         Lookup::Unknown => {
-            let hint = schema
-                .suggest(key)
-                .map(|k| format!("; did you mean {k}?"))
-                .unwrap_or_default();
+            let hint = if *suggestions_left > 0 {
+                *suggestions_left -= 1;
+                schema
+                    .suggest(key)
+                    .map(|k| format!("; did you mean {k}?"))
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
             out.push(at(
-                key_col,
+                key_col(),
                 if opts.strict_unknown {
                     Severity::Error
                 } else {
@@ -247,7 +269,7 @@ fn check_entry(
     };
     let d = match problem {
         ValueProblem::Type(expected) => at(
-            val_col,
+            val_col(),
             Severity::Error,
             DiagKind::BadValue,
             format!("{key}: {value:?} is not {expected}"),
@@ -255,7 +277,7 @@ fn check_entry(
         ValueProblem::OutOfRange { min, max } => {
             let fmt_bound = |b: Option<i64>| b.map_or_else(|| "..".to_string(), |v| v.to_string());
             at(
-                val_col,
+                val_col(),
                 Severity::Error,
                 DiagKind::OutOfRange,
                 format!(
@@ -267,19 +289,19 @@ fn check_entry(
             )
         }
         ValueProblem::BadEnum => at(
-            val_col,
+            val_col(),
             Severity::Error,
             DiagKind::BadEnum,
             format!("{key}: {value:?} is not one of {}", def.values.join(", ")),
         ),
         ValueProblem::EnumCase(v) => at(
-            val_col,
+            val_col(),
             Severity::Warning,
             DiagKind::EnumCase,
             format!("{key}: write {v}, not {value}"),
         ),
         ValueProblem::TooLong(max) => at(
-            val_col,
+            val_col(),
             Severity::Error,
             DiagKind::TooLong,
             format!("{key}: longer than {max} characters"),

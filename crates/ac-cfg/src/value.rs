@@ -11,7 +11,10 @@ pub(crate) enum ValueProblem {
     /// Not of the type at all; the string says what was expected.
     Type(String),
     /// An integer outside the model's range.
-    OutOfRange { min: Option<i64>, max: Option<i64> },
+    OutOfRange {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
     /// Not one of the enum's values.
     BadEnum,
     /// An enum value in the wrong letter case (accepted, with a warning).
@@ -115,7 +118,8 @@ pub(crate) fn check(def: &ParamDef, model: Option<Model>, value: &str) -> Result
                 });
                 if !ok {
                     return Err(ValueProblem::Type(
-                        "a password, or {\"base64\"} from `ac-cfgtool encrypt -s` (3DES blocks)".into(),
+                        "a password, or {\"base64\"} from `ac-cfgtool encrypt -s` (3DES blocks)"
+                            .into(),
                     ));
                 }
             }
@@ -139,7 +143,9 @@ pub(crate) fn check(def: &ParamDef, model: Option<Model>, value: &str) -> Result
             if value.is_empty() || is_url(value) {
                 check_len(def, value)
             } else {
-                Err(ValueProblem::Type("a URL (scheme://host/path) without spaces".into()))
+                Err(ValueProblem::Type(
+                    "a URL (scheme://host/path) without spaces".into(),
+                ))
             }
         }
         ParamType::Time => {

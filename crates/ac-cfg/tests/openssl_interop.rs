@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 
 use ac_cfg::crypto::{self, Keys, TdesKey};
 
-const SAMPLE: &str = "# model: 440HD\r\nnetwork/lan_type=DHCP\r\nvoip/line/0/auth_password=s3cret\r\n\
+const SAMPLE: &str =
+    "# model: 440HD\r\nnetwork/lan_type=DHCP\r\nvoip/line/0/auth_password=s3cret\r\n\
 ; a comment with ümlauts\r\nlync/sign_in/method=NUMBER_AND_PIN\r\n";
 
 fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
@@ -62,7 +63,10 @@ fn salted_openssl_files_decrypt() {
         SAMPLE.as_bytes(),
     );
     assert!(ct.starts_with(b"Salted__"));
-    assert_eq!(crypto::decrypt_config(&ct, &Keys::passphrase("salty")).unwrap(), SAMPLE);
+    assert_eq!(
+        crypto::decrypt_config(&ct, &Keys::passphrase("salty")).unwrap(),
+        SAMPLE
+    );
 }
 
 #[test]
@@ -71,7 +75,10 @@ fn raw_key_and_iv_interoperate() {
     let iv = "a1b2c3d4e5f60718";
     let k = TdesKey::from_hex(key, iv).unwrap();
     let ours = crypto::encrypt_cfx(SAMPLE.as_bytes(), &k);
-    let theirs = openssl(&["enc", "-des-ede3-cbc", "-K", key, "-iv", iv], SAMPLE.as_bytes());
+    let theirs = openssl(
+        &["enc", "-des-ede3-cbc", "-K", key, "-iv", iv],
+        SAMPLE.as_bytes(),
+    );
     assert_eq!(ours, theirs);
     assert_eq!(
         openssl(&["enc", "-d", "-des-ede3-cbc", "-K", key, "-iv", iv], &ours),
@@ -85,10 +92,23 @@ fn encrypted_values_match_openssl_base64() {
     let k = TdesKey::passphrase("value-key");
     let enc = crypto::encrypt_value("1234", &k);
     let b64 = openssl(
-        &["enc", "-des-ede3-cbc", "-nosalt", "-md", "md5", "-a", "-A", "-pass", "pass:value-key"],
+        &[
+            "enc",
+            "-des-ede3-cbc",
+            "-nosalt",
+            "-md",
+            "md5",
+            "-a",
+            "-A",
+            "-pass",
+            "pass:value-key",
+        ],
         b"1234",
     );
-    assert_eq!(enc, format!("{{\"{}\"}}", String::from_utf8(b64).unwrap().trim()));
+    assert_eq!(
+        enc,
+        format!("{{\"{}\"}}", String::from_utf8(b64).unwrap().trim())
+    );
     assert_eq!(crypto::decrypt_value(&enc, &k).unwrap(), "1234");
 }
 
@@ -99,6 +119,9 @@ fn wrong_key_is_a_clear_error() {
     let ct = openssl(&args, SAMPLE.as_bytes());
     for wrong in ["wrong", "Right", "right "] {
         let err = crypto::decrypt_config(&ct, &Keys::passphrase(wrong)).unwrap_err();
-        assert!(err.to_string().contains("wrong key or corrupt file"), "{err}");
+        assert!(
+            err.to_string().contains("wrong key or corrupt file"),
+            "{err}"
+        );
     }
 }

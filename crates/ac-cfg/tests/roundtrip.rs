@@ -25,7 +25,9 @@ fn cfg_like_text() -> impl Strategy<Value = String> {
         Just("voip/codec/codec_info/0/name".to_string()),
         Just("network/lan_type".to_string()),
         "[a-z0-9_]{1,8}",
-        any::<char>().prop_filter("no NUL", |c| *c != '\0').prop_map(|c| c.to_string()),
+        any::<char>()
+            .prop_filter("no NUL", |c| *c != '\0')
+            .prop_map(|c| c.to_string()),
     ];
     prop::collection::vec(piece, 0..64).prop_map(|v| v.concat())
 }

@@ -17,7 +17,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
-#[command(name = "ac-cfgtool", version, about = "Validate, diff, merge and encrypt 400HD .cfg configuration files")]
+#[command(
+    name = "ac-cfgtool",
+    version,
+    about = "Validate, diff, merge and encrypt 400HD .cfg configuration files"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -59,7 +63,13 @@ enum Cmd {
     /// Encrypt a configuration file (-f) or a password (-s), like the manual's encryption_tool.
     Encrypt {
         /// Configuration file to encrypt; the output defaults to the same name with .cfx.
-        #[arg(short = 'f', long, value_name = "FILE", conflicts_with = "string", required_unless_present = "string")]
+        #[arg(
+            short = 'f',
+            long,
+            value_name = "FILE",
+            conflicts_with = "string",
+            required_unless_present = "string"
+        )]
         file: Option<PathBuf>,
         /// Password to encrypt into {"base64"} for a .cfg value.
         #[arg(short = 's', long, value_name = "PASSWORD")]
@@ -73,7 +83,13 @@ enum Cmd {
     },
     /// Decrypt a .cfx / gcm file (-f) or a {"base64"} value (-s).
     Decrypt {
-        #[arg(short = 'f', long, value_name = "FILE", conflicts_with = "string", required_unless_present = "string")]
+        #[arg(
+            short = 'f',
+            long,
+            value_name = "FILE",
+            conflicts_with = "string",
+            required_unless_present = "string"
+        )]
         file: Option<PathBuf>,
         #[arg(short = 's', long, value_name = "VALUE")]
         string: Option<String>,
@@ -225,7 +241,9 @@ fn run(cmd: Cmd) -> Result<bool, Fail> {
         } => {
             let keys = key.keys()?;
             if let Some(s) = string {
-                let k = keys.tdes.ok_or_else(|| Fail("a value is encrypted with 3DES: give a passphrase or --key-hex".into()))?;
+                let k = keys.tdes.ok_or_else(|| {
+                    Fail("a value is encrypted with 3DES: give a passphrase or --key-hex".into())
+                })?;
                 println!("{}", crypto::encrypt_value(&s, &k));
                 return Ok(true);
             }
@@ -237,11 +255,15 @@ fn run(cmd: Cmd) -> Result<bool, Fail> {
             parse_doc(&file, &plain)?;
             let data = match format {
                 Format::Cfx => {
-                    let k = keys.tdes.ok_or_else(|| Fail("the cfx format needs a passphrase or --key-hex".into()))?;
+                    let k = keys.tdes.ok_or_else(|| {
+                        Fail("the cfx format needs a passphrase or --key-hex".into())
+                    })?;
                     crypto::encrypt_cfx(&plain, &k)
                 }
                 Format::Gcm => {
-                    let k = keys.aead.ok_or_else(|| Fail("the gcm format needs a passphrase or --aes-key-hex".into()))?;
+                    let k = keys.aead.ok_or_else(|| {
+                        Fail("the gcm format needs a passphrase or --aes-key-hex".into())
+                    })?;
                     crypto::encrypt_aead(&plain, &k)?
                 }
             };
@@ -258,7 +280,9 @@ fn run(cmd: Cmd) -> Result<bool, Fail> {
         } => {
             let keys = key.keys()?;
             if let Some(s) = string {
-                let k = keys.tdes.ok_or_else(|| Fail("a value is encrypted with 3DES: give a passphrase or --key-hex".into()))?;
+                let k = keys.tdes.ok_or_else(|| {
+                    Fail("a value is encrypted with 3DES: give a passphrase or --key-hex".into())
+                })?;
                 let plain = Zeroizing::new(crypto::decrypt_value(&s, &k)?);
                 println!("{}", plain.as_str());
                 return Ok(true);
@@ -267,7 +291,8 @@ fn run(cmd: Cmd) -> Result<bool, Fail> {
                 return Err(Fail("give -f FILE or -s VALUE".into()));
             };
             let data = read(&file)?;
-            let text = crypto::decrypt_config(&data, &keys).map_err(|e| Fail(format!("{}: {e}", file.display())))?;
+            let text = crypto::decrypt_config(&data, &keys)
+                .map_err(|e| Fail(format!("{}: {e}", file.display())))?;
             parse_doc(&file, text.as_bytes())?;
             write_out(output.as_deref(), text.as_bytes())?;
             Ok(true)
@@ -298,7 +323,10 @@ fn run(cmd: Cmd) -> Result<bool, Fail> {
                     writeln!(out, "{}:{d}", file.display())?;
                 }
             }
-            let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+            let errors = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
             if !json {
                 eprintln!(
                     "{}: {} entries, {} error(s), {} warning(s)",
@@ -310,7 +338,11 @@ fn run(cmd: Cmd) -> Result<bool, Fail> {
             }
             Ok(errors == 0)
         }
-        Cmd::Delta { file, model, output } => {
+        Cmd::Delta {
+            file,
+            model,
+            output,
+        } => {
             let bytes = read(&file)?;
             let doc = parse_doc(&file, &bytes)?;
             delta::check_model(&doc, model)?;
@@ -332,9 +364,18 @@ fn run(cmd: Cmd) -> Result<bool, Fail> {
             let base_doc = parse_doc(&base, &b)?;
             let delta_doc = parse_doc(&delta_path, &d)?;
             let merged = delta::merge(&base_doc, &delta_doc, model).map_err(|e| match e {
-                delta::DeltaError::Invalid(diags) | delta::DeltaError::ModelMismatch { diagnostics: diags, .. } => {
-                    let lines: Vec<String> = diags.iter().map(|x| format!("{}:{x}", delta_path.display())).collect();
-                    Fail(format!("merge rejected; nothing applied\n{}", lines.join("\n")))
+                delta::DeltaError::Invalid(diags)
+                | delta::DeltaError::ModelMismatch {
+                    diagnostics: diags, ..
+                } => {
+                    let lines: Vec<String> = diags
+                        .iter()
+                        .map(|x| format!("{}:{x}", delta_path.display()))
+                        .collect();
+                    Fail(format!(
+                        "merge rejected; nothing applied\n{}",
+                        lines.join("\n")
+                    ))
                 }
                 other => Fail(other.to_string()),
             })?;
@@ -345,7 +386,11 @@ fn run(cmd: Cmd) -> Result<bool, Fail> {
             write_out(output.as_deref(), delta::defaults(model).emit().as_bytes())?;
             Ok(true)
         }
-        Cmd::Schema { json, markdown, model } => {
+        Cmd::Schema {
+            json,
+            markdown,
+            model,
+        } => {
             let mut out = io::stdout().lock();
             if markdown {
                 out.write_all(ac_cfg::docs::parameters_markdown().as_bytes())?;
@@ -358,18 +403,27 @@ fn run(cmd: Cmd) -> Result<bool, Fail> {
                     if model.is_some_and(|m| !p.applies_to(m)) {
                         continue;
                     }
-                    writeln!(out, "{}\t{}\t{}\t{}", p.key, p.ty.name(), p.default_for(model, &[]), p.desc)?;
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{}",
+                        p.key,
+                        p.ty.name(),
+                        p.default_for(model, &[]),
+                        p.desc
+                    )?;
                 }
             }
             Ok(true)
         }
         Cmd::SpeedDial { file } => {
-            let list = companion::parse_speed_dials(&read(&file)?).map_err(|e| Fail(format!("{}: {e}", file.display())))?;
+            let list = companion::parse_speed_dials(&read(&file)?)
+                .map_err(|e| Fail(format!("{}: {e}", file.display())))?;
             write_out(None, companion::emit_speed_dials(&list).as_bytes())?;
             Ok(true)
         }
         Cmd::Directory { file } => {
-            let list = companion::parse_directory(&read(&file)?).map_err(|e| Fail(format!("{}: {e}", file.display())))?;
+            let list = companion::parse_directory(&read(&file)?)
+                .map_err(|e| Fail(format!("{}: {e}", file.display())))?;
             write_out(None, companion::emit_directory(&list).as_bytes())?;
             Ok(true)
         }
