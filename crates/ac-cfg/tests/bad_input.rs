@@ -274,11 +274,16 @@ fn cli_schema_json_lists_every_parameter() {
 
 #[test]
 fn unknown_key_floods_get_bounded_suggestions() {
-    let src: String = (0..5000).map(|i| format!("network/lan_typ{i}=DHCP\n")).collect();
+    let src: String = (0..5000)
+        .map(|i| format!("network/lan_typ{i}=DHCP\n"))
+        .collect();
     let doc = Document::parse(&src).unwrap();
     let diags = validate::validate(&doc, &validate::Options::for_model(None));
     assert_eq!(diags.len(), 5000);
     assert!(diags.iter().all(|d| d.kind == DiagKind::UnknownKey));
-    let hinted = diags.iter().filter(|d| d.message.contains("did you mean")).count();
+    let hinted = diags
+        .iter()
+        .filter(|d| d.message.contains("did you mean"))
+        .count();
     assert!(hinted > 0 && hinted <= 32, "{hinted} suggestions");
 }
