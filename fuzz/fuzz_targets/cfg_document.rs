@@ -26,5 +26,7 @@ fuzz_target!(|data: &[u8]| {
     let (_cfg, _) = Config::from_document_lenient(&doc, model);
     let (d, _) = delta::modified_fields(&doc, model);
     let _ = Document::parse(&d.emit()).expect("a delta re-parses");
-    let _ = delta::merge(&delta::defaults(model), &doc, model);
+    if let Ok(base) = Document::parse("network/lan_type=DHCP\r\n") {
+        let _ = delta::merge(&base, &doc, model);
+    }
 });
