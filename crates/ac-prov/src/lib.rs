@@ -1,5 +1,13 @@
-//! `ac-prov`: DHCP options, provisioning engine, fetchers, firmware update and network bootstrap.
+//! `ac-prov`: how a 400HD phone finds its network and its configuration.
 //!
-//! This crate is a placeholder in the workspace layout of the design card; it has no
-//! functionality yet. See the crate README for the issue that fills it in.
+//! * [`dhcp`]: DHCP wire format, the options of manual 2.1 / 3.5.1 (43 "MS-UC-Client", 66/67,
+//!   120, 160, 42/4/2, 15/119) and a sans-IO client (RFC 2131).
+//! * [`url`]: the provisioning URL forms of DHCP option 160 and the static URLs (manual 3.5.1,
+//!   appendix A.1), with the `<MAC>` and model macros.
+//! * [`tftp`]: TFTP packets and a sans-IO read client (RFC 1350, 2347, 2348, 2349, 7440).
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod dhcp;
+pub mod tftp;
+pub mod url;
