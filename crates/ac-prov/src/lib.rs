@@ -9,5 +9,8 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod dhcp;
+pub mod driver;
+pub mod engine;
+pub mod firmware;
 pub mod tftp;
 pub mod url;

@@ -350,6 +350,25 @@ impl ReadClient {
         self.data.len() as u64
     }
 
+    /// Stops the transfer early (only a prefix was needed): returns the bytes received so far
+    /// and the ERROR packet that tells the server to stop (RFC 1350 section 6 allows any
+    /// error to terminate a transfer).
+    pub fn abort(&mut self) -> (Vec<u8>, Option<(SocketAddr, Vec<u8>)>) {
+        self.st = St::Failed;
+        self.deadline = None;
+        let pkt = self.tid.map(|t| {
+            (
+                t,
+                Packet::Error {
+                    code: errcode::NOT_DEFINED,
+                    message: "transfer stopped by client",
+                }
+                .encode(),
+            )
+        });
+        (std::mem::take(&mut self.data), pkt)
+    }
+
     /// Negotiated block size and window size.
     pub fn negotiated(&self) -> (usize, u16) {
         (self.blksize, self.windowsize)

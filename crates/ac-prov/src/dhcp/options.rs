@@ -101,6 +101,9 @@ pub struct LeaseInfo {
     pub bootfile: Option<String>,
     /// Option 160, the provisioning URL (manual 3.5.1).
     pub provisioning_url: Option<String>,
+    /// Text values of site-specific options 128-254 (for a non-default
+    /// `provisioning/url_option_value`).
+    pub site_options: Vec<(u8, String)>,
     /// Option 56, a server's explanation (NAK).
     pub server_message: Option<String>,
     /// Options that were present but could not be used.
@@ -241,10 +244,27 @@ pub fn encode_dns_names(names: &[&str]) -> Vec<u8> {
     v
 }
 
-/// Option 43: vendor-specific sub-options as a TLV list (RFC 2132 section 8.4).
-pub fn ms_uc(v: &[u8]) -> Result<MsUcOptions, OptionError> {
+/// A small number in a sub-option: ASCII decimal (the form of manual tables 2-1 / 2-2 and of
+/// Microsoft's DHCP server) or 1-2 bytes big-endian binary (what dnsmasq and ISC dhcpd send for
+/// a numeric value).
+fn small_number(val: &[u8]) -> Option<u16> {
+    if !val.is_empty() && val.iter().all(u8::is_ascii_digit) {
+        std::str::from_utf8(val).ok()?.parse().ok()
+    } else {
+        match val {
+            [b] => Some(*b as u16),
+            [a, b] => Some(u16::from_be_bytes([*a, *b])),
+            _ => None,
+        }
+    }
+}
+
+/// Option 43: vendor-specific sub-options as a TLV list (RFC 2132 section 8.4). A bad
+/// sub-option is reported and skipped; the others are kept.
+pub fn ms_uc(v: &[u8]) -> (Option<MsUcOptions>, Vec<OptionError>) {
     const C: u8 = code::VENDOR_SPECIFIC;
     let mut o = MsUcOptions::default();
+    let mut problems = Vec::new();
     let mut i = 0;
     let mut any = false;
     while i < v.len() {
@@ -256,57 +276,51 @@ pub fn ms_uc(v: &[u8]) -> Result<MsUcOptions, OptionError> {
         if sub == 255 {
             break;
         }
-        let len =
-            *v.get(i + 1)
-                .ok_or_else(|| err(C, format!("sub-option {sub} truncated")))? as usize;
-        let val = v
-            .get(i + 2..i + 2 + len)
-            .ok_or_else(|| err(C, format!("sub-option {sub} runs past the option")))?;
-        i += 2 + len;
+        let Some(val) = v
+            .get(i + 1)
+            .and_then(|&len| v.get(i + 2..i + 2 + len as usize))
+        else {
+            problems.push(err(C, format!("sub-option {sub} runs past the option")));
+            break;
+        };
+        i += 2 + val.len();
         let t = |val: &[u8]| {
             text(C, val).map_err(|e| err(C, format!("sub-option {sub}: {}", e.reason)))
         };
-        match sub {
-            1 => o.uc_identifier = Some(t(val)?),
-            2 => o.url_scheme = Some(t(val)?),
-            3 => o.web_server_fqdn = Some(t(val)?),
-            4 => {
-                let s = t(val)?;
-                o.web_server_port = Some(
-                    s.trim()
-                        .parse::<u16>()
-                        .ok()
-                        .filter(|p| *p != 0)
-                        .ok_or_else(|| err(C, format!("sub-option 4: bad port {s:?}")))?,
-                );
+        let r: Result<(), OptionError> = (|| {
+            match sub {
+                1 => o.uc_identifier = Some(t(val)?),
+                2 => o.url_scheme = Some(t(val)?),
+                3 => o.web_server_fqdn = Some(t(val)?),
+                4 => {
+                    o.web_server_port = Some(
+                        small_number(val)
+                            .filter(|p| *p != 0)
+                            .ok_or_else(|| err(C, "sub-option 4: bad port"))?,
+                    )
+                }
+                5 => o.cert_prov_rel_path = Some(t(val)?),
+                10 => {
+                    o.voice_vlan = Some(
+                        small_number(val)
+                            .filter(|v| (1..=4094).contains(v))
+                            .ok_or_else(|| err(C, "sub-option 10: VLAN id outside 1-4094"))?,
+                    )
+                }
+                // Unknown sub-options belong to other vendors' encapsulations: ignored.
+                _ => {}
             }
-            5 => o.cert_prov_rel_path = Some(t(val)?),
-            10 => {
-                // Manual table 2-2 gives the value as ASCII ("1-4094"); a two-byte binary
-                // form is accepted as well because some servers are configured that way.
-                let vlan = if !val.is_empty() && val.iter().all(u8::is_ascii_digit) {
-                    std::str::from_utf8(val)
-                        .ok()
-                        .and_then(|s| s.parse::<u16>().ok())
-                } else if val.len() == 2 {
-                    Some(u16::from_be_bytes([val[0], val[1]]))
-                } else {
-                    None
-                };
-                o.voice_vlan = Some(
-                    vlan.filter(|v| (1..=4094).contains(v))
-                        .ok_or_else(|| err(C, "sub-option 10: VLAN id outside 1-4094"))?,
-                );
-            }
-            // Unknown sub-options belong to other vendors' encapsulations: ignored.
-            _ => {}
+            Ok(())
+        })();
+        match r {
+            Ok(()) => any = true,
+            Err(e) => problems.push(e),
         }
-        any = true;
     }
-    if !any {
-        return Err(err(C, "no sub-options"));
+    if !any && problems.is_empty() {
+        problems.push(err(C, "no sub-options"));
     }
-    Ok(o)
+    (any.then_some(o), problems)
 }
 
 /// Option 120 (RFC 3361 section 3): encoding byte then names or addresses. "All
@@ -354,7 +368,14 @@ impl LeaseInfo {
                     code::DNS => info.dns_servers = addrs(c, v, 1)?,
                     code::DOMAIN_NAME => info.domain_name = Some(text(c, v)?),
                     code::NTP_SERVERS => info.ntp_servers = addrs(c, v, 1)?,
-                    code::VENDOR_SPECIFIC => info.ms_uc = Some(ms_uc(v)?),
+                    code::VENDOR_SPECIFIC => {
+                        let (o, mut p) = ms_uc(v);
+                        info.ms_uc = o;
+                        if let Some(last) = p.pop() {
+                            info.problems.extend(p);
+                            return Err(last);
+                        }
+                    }
                     code::LEASE_TIME => info.lease_time = Some(u32_opt(c, v)?),
                     code::RENEWAL_TIME => info.renewal_time = Some(u32_opt(c, v)?),
                     code::REBINDING_TIME => info.rebinding_time = Some(u32_opt(c, v)?),
@@ -373,7 +394,16 @@ impl LeaseInfo {
                     code::BOOTFILE_NAME => info.bootfile = Some(text(c, v)?),
                     code::DOMAIN_SEARCH => info.domain_search = dns_names(c, v)?,
                     code::SIP_SERVERS => info.sip_servers = Some(sip_servers(v)?),
-                    code::PROVISIONING_URL => info.provisioning_url = Some(text(c, v)?),
+                    code::PROVISIONING_URL => {
+                        let t = text(c, v)?;
+                        info.site_options.push((c, t.clone()));
+                        info.provisioning_url = Some(t);
+                    }
+                    128..=254 => {
+                        if let Ok(t) = text(c, v) {
+                            info.site_options.push((c, t));
+                        }
+                    }
                     _ => {}
                 }
                 Ok(())
@@ -450,15 +480,21 @@ mod tests {
             v.push(t.len() as u8);
             v.extend_from_slice(t);
         }
-        let o = ms_uc(&v).unwrap();
+        let (o, p) = ms_uc(&v);
+        assert!(p.is_empty());
+        let o = o.unwrap();
         assert_eq!(o.uc_identifier.as_deref(), Some("MS-UC-Client"));
         assert_eq!(o.voice_vlan, Some(100));
         assert_eq!(
             o.cert_prov_url().unwrap(),
             "https://lyncserver.domain.com:443/CertProv/CertProvisioningService.svc"
         );
-        assert!(ms_uc(&[10, 4, b'5', b'0', b'0', b'0']).is_err());
-        assert!(ms_uc(&[3, 40, b'x']).is_err());
+        let (o, p) = ms_uc(&[10, 4, b'5', b'0', b'0', b'0', 2, 5, b'h', b't', b't', b'p', b's']);
+        assert_eq!(p.len(), 1);
+        assert_eq!(o.unwrap().url_scheme.as_deref(), Some("https"));
+        assert_eq!(ms_uc(&[10, 2, 0x01, 0x00]).0.unwrap().voice_vlan, Some(256));
+        let (o, p) = ms_uc(&[3, 40, b'x']);
+        assert!(o.is_none() && p.len() == 1);
     }
 
     #[test]
