@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::dhcp::client::{CLIENT_PORT, DhcpClient, Event};
+use crate::dhcp::client::{DhcpClient, Event, CLIENT_PORT};
 use crate::engine::{FetchError, FetchErrorKind, FetchRequest};
 use crate::tftp::{self, ReadClient, ReadOptions, TftpError};
 use crate::url::{ProvUrl, Scheme};
@@ -59,14 +59,23 @@ pub fn run_dhcp(
             }
         }
         if now >= deadline {
-            return Err(DriverError::NoLease(deadline.saturating_duration_since(now)));
+            return Err(DriverError::NoLease(
+                deadline.saturating_duration_since(now),
+            ));
         }
         let wake = client.poll_timeout().unwrap_or(deadline).min(deadline);
-        let wait = wake.saturating_duration_since(now).max(Duration::from_millis(1));
+        let wait = wake
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1));
         sock.set_read_timeout(Some(wait))?;
         match sock.recv_from(&mut buf) {
             Ok((n, _)) => client.handle_input(Instant::now(), &buf[..n]),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 client.handle_timeout(Instant::now())
             }
             Err(e) => return Err(e.into()),
@@ -161,7 +170,9 @@ fn read_limited(r: &mut impl Read, max: u64, prefix: Option<u64>) -> Result<Vec<
     let mut out = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {
-        let n = r.read(&mut buf).map_err(|e| fe(io_kind(&e), e.to_string()))?;
+        let n = r
+            .read(&mut buf)
+            .map_err(|e| fe(io_kind(&e), e.to_string()))?;
         if n == 0 {
             return Ok(out);
         }
@@ -226,14 +237,18 @@ impl Fetcher {
                 let msg = t.to_string();
                 let kind = match t.kind() {
                     ureq::ErrorKind::Dns | ureq::ErrorKind::ConnectionFailed => {
-                        if msg.contains("certificate") || msg.contains("tls") || msg.contains("TLS") {
+                        if msg.contains("certificate") || msg.contains("tls") || msg.contains("TLS")
+                        {
                             FetchErrorKind::Tls
                         } else {
                             FetchErrorKind::Unreachable
                         }
                     }
                     ureq::ErrorKind::Io => {
-                        if msg.contains("certificate") || msg.contains("alert") || msg.contains("tls") {
+                        if msg.contains("certificate")
+                            || msg.contains("alert")
+                            || msg.contains("tls")
+                        {
                             FetchErrorKind::Tls
                         } else if msg.contains("timed out") {
                             FetchErrorKind::TimedOut
@@ -246,9 +261,15 @@ impl Fetcher {
                 return Err(fe(kind, msg));
             }
         };
-        if let Some(len) = resp.header("Content-Length").and_then(|l| l.parse::<u64>().ok()) {
+        if let Some(len) = resp
+            .header("Content-Length")
+            .and_then(|l| l.parse::<u64>().ok())
+        {
             if req.prefix_only.is_none() && len > req.max_size {
-                return Err(fe(FetchErrorKind::TooLarge, format!("Content-Length {len}")));
+                return Err(fe(
+                    FetchErrorKind::TooLarge,
+                    format!("Content-Length {len}"),
+                ));
             }
         }
         let mut body = resp.into_reader();
@@ -290,8 +311,13 @@ impl Fetcher {
                         };
                         fe(kind, format!("TFTP error {code}: {message}"))
                     }
-                    TftpError::TimedOut(n) => fe(FetchErrorKind::TimedOut, format!("TFTP: no answer after {n} attempts")),
-                    TftpError::TooLarge { limit } => fe(FetchErrorKind::TooLarge, format!("over {limit} bytes")),
+                    TftpError::TimedOut(n) => fe(
+                        FetchErrorKind::TimedOut,
+                        format!("TFTP: no answer after {n} attempts"),
+                    ),
+                    TftpError::TooLarge { limit } => {
+                        fe(FetchErrorKind::TooLarge, format!("over {limit} bytes"))
+                    }
                     other => fe(FetchErrorKind::Protocol, other.to_string()),
                 });
             }
@@ -307,16 +333,27 @@ impl Fetcher {
             }
             let now = Instant::now();
             let wake = c.poll_timeout().unwrap_or(now + self.timeout);
-            sock.set_read_timeout(Some(wake.saturating_duration_since(now).max(Duration::from_millis(1))))
-                .map_err(|e| fe(FetchErrorKind::Protocol, e.to_string()))?;
+            sock.set_read_timeout(Some(
+                wake.saturating_duration_since(now)
+                    .max(Duration::from_millis(1)),
+            ))
+            .map_err(|e| fe(FetchErrorKind::Protocol, e.to_string()))?;
             match sock.recv_from(&mut buf) {
                 Ok((n, from)) => c.handle_input(Instant::now(), from, &buf[..n]),
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     c.handle_timeout(Instant::now())
                 }
                 // ICMP port unreachable from a down server shows up here.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    return Err(fe(FetchErrorKind::Unreachable, "TFTP server port unreachable"));
+                    return Err(fe(
+                        FetchErrorKind::Unreachable,
+                        "TFTP server port unreachable",
+                    ));
                 }
                 Err(e) => return Err(fe(io_kind(&e), e.to_string())),
             }
@@ -347,14 +384,23 @@ impl Fetcher {
                     .map_err(|e| fe(io_kind(&e), format!("FTP: {e}")))?;
                 total += n;
                 if n == 0 || total > 64 * 1024 {
-                    return Err(fe(FetchErrorKind::Protocol, "FTP: connection closed or reply too long"));
+                    return Err(fe(
+                        FetchErrorKind::Protocol,
+                        "FTP: connection closed or reply too long",
+                    ));
                 }
                 if first.is_empty() {
                     first = line.clone();
                 }
-                let code = first.get(..3).and_then(|c| c.parse::<u16>().ok()).ok_or_else(|| {
-                    fe(FetchErrorKind::Protocol, format!("FTP: bad reply {first:?}"))
-                })?;
+                let code = first
+                    .get(..3)
+                    .and_then(|c| c.parse::<u16>().ok())
+                    .ok_or_else(|| {
+                        fe(
+                            FetchErrorKind::Protocol,
+                            format!("FTP: bad reply {first:?}"),
+                        )
+                    })?;
                 if line.len() >= 4 && line.starts_with(&first[..3]) && line.as_bytes()[3] == b' ' {
                     return Ok((code, first.trim_end().to_string()));
                 }
@@ -414,7 +460,10 @@ impl Fetcher {
             .filter_map(|s| s.parse().ok())
             .collect();
         if nums.len() < 7 {
-            return Err(fe(FetchErrorKind::Protocol, format!("FTP: bad PASV reply {t}")));
+            return Err(fe(
+                FetchErrorKind::Protocol,
+                format!("FTP: bad PASV reply {t}"),
+            ));
         }
         let dport = nums[nums.len() - 2] * 256 + nums[nums.len() - 1];
         let daddr = SocketAddr::new(addr.ip(), dport);

@@ -34,10 +34,17 @@ pub enum Method {
 /// `provisioning/period/*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
-    Hourly { hours: u32 },
-    Daily { minute_of_day: u32 },
+    Hourly {
+        hours: u32,
+    },
+    Daily {
+        minute_of_day: u32,
+    },
     /// `day` 0 = Sunday.
-    Weekly { day: u32, minute_of_day: u32 },
+    Weekly {
+        day: u32,
+        minute_of_day: u32,
+    },
     PowerUp,
 }
 
@@ -240,7 +247,9 @@ pub enum Trigger {
     /// "Check Now" in the web interface / phone menu.
     CheckNow,
     /// SIP NOTIFY with `Event: check-sync` ([`crate::sipnotify`]).
-    CheckSync { reboot: bool },
+    CheckSync {
+        reboot: bool,
+    },
     Scheduled,
     Retry,
 }
@@ -259,12 +268,23 @@ pub enum FileKind {
 pub enum Action {
     Fetch(FetchRequest),
     /// Hand the verified image to the firmware updater.
-    InstallFirmware { version: String, image: Vec<u8> },
+    InstallFirmware {
+        version: String,
+        image: Vec<u8>,
+    },
     /// Apply this complete configuration and persist it as the last good one (atomically).
-    ApplyConfig { text: String, changed: Vec<String> },
+    ApplyConfig {
+        text: String,
+        changed: Vec<String>,
+    },
     /// Store a companion file.
-    StoreFile { kind: FileKind, data: Vec<u8> },
-    Reboot { reason: String },
+    StoreFile {
+        kind: FileKind,
+        data: Vec<u8>,
+    },
+    Reboot {
+        reason: String,
+    },
     Report(Report),
 }
 
@@ -293,7 +313,11 @@ struct Source {
 #[derive(Debug)]
 enum Step {
     Idle,
-    Waiting { id: u64, purpose: Purpose, url: String },
+    Waiting {
+        id: u64,
+        purpose: Purpose,
+        url: String,
+    },
 }
 
 /// Parameters whose change takes effect only after a restart (network bring-up, SIP
@@ -470,11 +494,10 @@ impl Engine {
                 }
                 // Option 160 has priority; 66/67 when it is absent (table 3-42).
                 if out.is_empty() {
-                    if let Some(server) = lease
-                        .tftp_server
-                        .clone()
-                        .or_else(|| lease.next_server.map(|a| a.to_string()))
-                    {
+                    // Only option 66 (or the BOOTP `sname` field it stands for, RFC 2132
+                    // section 9.4): `siaddr` alone is not a provisioning server (dnsmasq fills
+                    // it whenever it runs TFTP).
+                    if let Some(server) = lease.tftp_server.clone() {
                         let fw = lease
                             .bootfile
                             .clone()
@@ -583,7 +606,11 @@ impl Engine {
     }
 
     fn fetch_config(&mut self) {
-        let url = self.source.as_ref().map(|s| s.config.clone()).unwrap_or_default();
+        let url = self
+            .source
+            .as_ref()
+            .map(|s| s.config.clone())
+            .unwrap_or_default();
         self.fetch(url, Purpose::Configuration, MAX_CONFIG, None);
     }
 
@@ -593,7 +620,11 @@ impl Engine {
         if uri.contains("://") {
             return uri.to_string();
         }
-        let base = self.source.as_ref().map(|s| s.config.as_str()).unwrap_or("");
+        let base = self
+            .source
+            .as_ref()
+            .map(|s| s.config.as_str())
+            .unwrap_or("");
         match base.rfind('/') {
             Some(i) if base[..i].contains("://") && i > base.find("://").unwrap_or(0) + 2 => {
                 format!("{}/{}", &base[..i], uri.trim_start_matches('/'))
@@ -789,7 +820,9 @@ impl Engine {
             (Purpose::Configuration, Err(error)) => {
                 let try_next = matches!(
                     error.kind,
-                    FetchErrorKind::Unreachable | FetchErrorKind::NotFound | FetchErrorKind::TimedOut
+                    FetchErrorKind::Unreachable
+                        | FetchErrorKind::NotFound
+                        | FetchErrorKind::TimedOut
                 );
                 self.error(ProvError::Fetch { url, error });
                 if try_next && !self.sources.is_empty() {
@@ -811,7 +844,11 @@ impl Engine {
 
     fn on_redirect(&mut self, now: Instant, url: &str, body: &[u8]) {
         let text = String::from_utf8_lossy(body);
-        let target = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+        let target = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("");
         match ProvUrl::parse(target) {
             Ok(u) => {
                 let t = self.target();
@@ -879,7 +916,8 @@ impl Engine {
                     self.report(Report::ConfigApplied {
                         changed: changed.len(),
                     });
-                    self.actions.push_back(Action::ApplyConfig { text, changed });
+                    self.actions
+                        .push_back(Action::ApplyConfig { text, changed });
                 }
                 self.queue_companions();
                 self.next_companion(now);
@@ -945,13 +983,12 @@ impl Engine {
                 first: first.to_string(),
             });
         }
-        let merged = delta::merge(&self.current, &doc, self.id.model).map_err(|e| {
-            ProvError::Invalid {
+        let merged =
+            delta::merge(&self.current, &doc, self.id.model).map_err(|e| ProvError::Invalid {
                 url: url.to_string(),
                 count: 1,
                 first: e.to_string(),
-            }
-        })?;
+            })?;
         let changed: Vec<String> = doc
             .entries()
             .filter(|e| self.current.get(e.key) != Some(e.value))
@@ -969,7 +1006,11 @@ impl Engine {
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
             ),
-            Purpose::RingTones => (FileKind::RingTones, "ring tone archive", check_archive(&data)),
+            Purpose::RingTones => (
+                FileKind::RingTones,
+                "ring tone archive",
+                check_archive(&data),
+            ),
             Purpose::MusicOnHold => (FileKind::MusicOnHold, "music on hold", check_audio(&data)),
             Purpose::CaCertificate(i) => (
                 FileKind::CaCertificate(i),
@@ -1040,7 +1081,11 @@ mod tests {
 
     fn engine(model: Model, base: &str) -> Engine {
         let doc = Document::parse(base).unwrap().into_owned();
-        Engine::new(identity(model, Some(crypto::Keys::passphrase("k"))), doc, 42)
+        Engine::new(
+            identity(model, Some(crypto::Keys::passphrase("k"))),
+            doc,
+            42,
+        )
     }
 
     /// Runs the engine until it has no more actions, answering fetches from `files`.
@@ -1121,10 +1166,21 @@ mod tests {
             ]
         );
         assert!(errors(&a).is_empty(), "{:?}", errors(&a));
-        assert!(a.iter().any(|x| matches!(x, Action::InstallFirmware { version, .. } if version == "3.4.6")));
+        assert!(a
+            .iter()
+            .any(|x| matches!(x, Action::InstallFirmware { version, .. } if version == "3.4.6")));
         assert!(a.iter().any(|x| matches!(x, Action::ApplyConfig { changed, .. } if changed.contains(&"network/lan_type".to_string()))));
-        assert!(a.iter().any(|x| matches!(x, Action::StoreFile { kind: FileKind::SpeedDial, .. })));
-        assert!(matches!(a.last(), Some(Action::Report(Report::CycleDone { ok: true, .. }))));
+        assert!(a.iter().any(|x| matches!(
+            x,
+            Action::StoreFile {
+                kind: FileKind::SpeedDial,
+                ..
+            }
+        )));
+        assert!(matches!(
+            a.last(),
+            Some(Action::Report(Report::CycleDone { ok: true, .. }))
+        ));
         assert!(a.iter().any(|x| matches!(x, Action::Reboot { .. })));
         assert_eq!(e.current().get("network/lan_type"), Some("STATIC"));
     }
@@ -1145,19 +1201,35 @@ mod tests {
         e.trigger(Instant::now(), Trigger::CheckNow);
         let a = drive(&mut e, &files);
         assert_eq!(fetched(&a).len(), 2);
-        assert!(a.contains(&Action::Report(Report::FirmwareUpToDate { version: "3.4.0".into() })));
+        assert!(a.contains(&Action::Report(Report::FirmwareUpToDate {
+            version: "3.4.0".into()
+        })));
         assert!(a.contains(&Action::Report(Report::ConfigUnchanged)));
-        assert!(!a.iter().any(|x| matches!(x, Action::Reboot { .. } | Action::ApplyConfig { .. })));
+        assert!(!a
+            .iter()
+            .any(|x| matches!(x, Action::Reboot { .. } | Action::ApplyConfig { .. })));
     }
 
     #[test]
     fn bad_files_keep_the_last_good_configuration() {
         let base = "network/lan_type=STATIC\n";
         let bad: Vec<(&str, Vec<u8>, fn(&ProvError) -> bool)> = vec![
-            ("wrong model", b"# model: 450HD\nnetwork/lan_type=DHCP\n".to_vec(), |e| matches!(e, ProvError::WrongModel { .. })),
-            ("invalid", b"network/lan_type=NOPE\n".to_vec(), |e| matches!(e, ProvError::Invalid { .. })),
-            ("binary", vec![0u8, 1, 2, 0xff, 0xfe], |e| matches!(e, ProvError::NotConfig { .. })),
-            ("corrupt cfx", b"Salted__12345678garbagegarbage!!".to_vec(), |e| matches!(e, ProvError::Decrypt { .. })),
+            (
+                "wrong model",
+                b"# model: 450HD\nnetwork/lan_type=DHCP\n".to_vec(),
+                |e| matches!(e, ProvError::WrongModel { .. }),
+            ),
+            ("invalid", b"network/lan_type=NOPE\n".to_vec(), |e| {
+                matches!(e, ProvError::Invalid { .. })
+            }),
+            ("binary", vec![0u8, 1, 2, 0xff, 0xfe], |e| {
+                matches!(e, ProvError::NotConfig { .. })
+            }),
+            (
+                "corrupt cfx",
+                b"Salted__12345678garbagegarbage!!".to_vec(),
+                |e| matches!(e, ProvError::Decrypt { .. }),
+            ),
         ];
         for (name, body, is) in bad {
             let mut e = engine(Model::Hd420, base);
@@ -1169,11 +1241,17 @@ mod tests {
             let a = drive(&mut e, &files);
             let errs = errors(&a);
             assert!(errs.iter().any(is), "{name}: {errs:?}");
-            assert!(!a.iter().any(|x| matches!(x, Action::ApplyConfig { .. })), "{name}");
+            assert!(
+                !a.iter().any(|x| matches!(x, Action::ApplyConfig { .. })),
+                "{name}"
+            );
             assert_eq!(e.current().to_string(), base, "{name}");
             // A failed cycle is retried after 60-90 s.
             let t = e.poll_timeout().unwrap();
-            assert!(t >= now + Duration::from_secs(60) && t <= now + Duration::from_secs(90), "{name}");
+            assert!(
+                t >= now + Duration::from_secs(60) && t <= now + Duration::from_secs(90),
+                "{name}"
+            );
         }
     }
 
@@ -1190,7 +1268,10 @@ mod tests {
         let a = drive(&mut e, &HashMap::new());
         assert_eq!(
             fetched(&a),
-            ["tftp://10.0.0.9/420HD_2.0.9.img", "tftp://10.0.0.9/00908f010203.cfg"]
+            [
+                "tftp://10.0.0.9/420HD_2.0.9.img",
+                "tftp://10.0.0.9/00908f010203.cfg"
+            ]
         );
         // Nothing from DHCP: static DNS record, then the redirect server, which redirects.
         let mut e = engine(
@@ -1219,7 +1300,10 @@ mod tests {
                 "https://prov.example/p/00908f010203.cfg",
             ]
         );
-        assert!(matches!(a.last(), Some(Action::Report(Report::CycleDone { ok: true, .. }))));
+        assert!(matches!(
+            a.last(),
+            Some(Action::Report(Report::CycleDone { ok: true, .. }))
+        ));
     }
 
     #[test]
@@ -1230,10 +1314,16 @@ mod tests {
         );
         e.trigger(Instant::now(), Trigger::CheckNow);
         let a = drive(&mut e, &HashMap::new());
-        assert_eq!(fetched(&a), ["ftp://h/fw.img", "ftp://h/c/00908f010203.cfg"]);
+        assert_eq!(
+            fetched(&a),
+            ["ftp://h/fw.img", "ftp://h/c/00908f010203.cfg"]
+        );
         let mut e = engine(Model::Hd450, "provisioning/method=DISABLE\n");
         e.trigger(Instant::now(), Trigger::CheckNow);
-        assert_eq!(drive(&mut e, &HashMap::new()), [Action::Report(Report::Disabled)]);
+        assert_eq!(
+            drive(&mut e, &HashMap::new()),
+            [Action::Report(Report::Disabled)]
+        );
     }
 
     #[test]
@@ -1241,10 +1331,16 @@ mod tests {
         let now = Instant::now();
         // 1970-01-01 23:00 local (a Thursday).
         let local = 23 * 3600;
-        let mut e = engine(Model::Hd420, "provisioning/period/type=DAILY\nprovisioning/period/daily/time=00:30\n");
+        let mut e = engine(
+            Model::Hd420,
+            "provisioning/period/type=DAILY\nprovisioning/period/daily/time=00:30\n",
+        );
         let t = e.schedule(now, local).unwrap();
         let d = t - now;
-        assert!(d >= Duration::from_secs(5401) && d <= Duration::from_secs(5400 + 120), "{d:?}");
+        assert!(
+            d >= Duration::from_secs(5401) && d <= Duration::from_secs(5400 + 120),
+            "{d:?}"
+        );
         let mut e = engine(
             Model::Hd420,
             "provisioning/period/type=WEEKLY\nprovisioning/period/weekly/day=SATURDAY\nprovisioning/period/weekly/time=01:00\nprovisioning/random_provisioning_time=0\n",
@@ -1255,7 +1351,10 @@ mod tests {
             Model::Hd420,
             "provisioning/period/type=HOURLY\nprovisioning/period/hourly/hours_interval=6\nprovisioning/random_provisioning_time=0\n",
         );
-        assert_eq!(e.schedule(now, local).unwrap() - now, Duration::from_secs(6 * 3600));
+        assert_eq!(
+            e.schedule(now, local).unwrap() - now,
+            Duration::from_secs(6 * 3600)
+        );
         let mut e = engine(Model::Hd420, "provisioning/period/type=POWERUP\n");
         assert_eq!(e.schedule(now, local), None);
     }

@@ -145,7 +145,10 @@ mod tests {
         let mut bad = img.clone();
         *bad.last_mut().unwrap() ^= 1;
         assert_eq!(h.verify(&bad), Err(FirmwareError::Digest));
-        assert_eq!(h.verify(&img[..img.len() - 1]), Err(FirmwareError::Length { got: 6, want: 7 }));
+        assert_eq!(
+            h.verify(&img[..img.len() - 1]),
+            Err(FirmwareError::Length { got: 6, want: 7 })
+        );
         assert_eq!(Header::parse(&img[..10]), Err(FirmwareError::Short));
         assert_eq!(Header::parse(&[0u8; 200]), Err(FirmwareError::NoMagic));
     }

@@ -37,7 +37,19 @@ fn discover_on_the_wire_and_options_decoded() {
     ]);
     let pcap = net.path("dhcp.pcap");
     let mut tshark = Command::new("ip")
-        .args(["netns", "exec", &net.srv_ns, "tshark", "-i", &net.srv_if, "-f", "udp port 67 or udp port 68", "-c", "4", "-w"])
+        .args([
+            "netns",
+            "exec",
+            &net.srv_ns,
+            "tshark",
+            "-i",
+            &net.srv_if,
+            "-f",
+            "udp port 67 or udp port 68",
+            "-c",
+            "4",
+            "-w",
+        ])
         .arg(&pcap)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -52,11 +64,22 @@ fn discover_on_the_wire_and_options_decoded() {
     }
     std::thread::sleep(Duration::from_millis(300));
 
-    let (ev, code) = net.provd(&["dhcp", "--iface", &net.phone_if, "--model", "440HD", "--seed", "5"]);
+    let (ev, code) = net.provd(&[
+        "dhcp",
+        "--iface",
+        &net.phone_if,
+        "--model",
+        "440HD",
+        "--seed",
+        "5",
+    ]);
     assert_eq!(code, 0, "{}", dump(&ev));
     let bound = &events(&ev, "dhcp_bound")[0];
     let l = &bound["lease"];
-    assert!(bound["address"].as_str().unwrap().starts_with(&format!("10.77.{}.", net.subnet)));
+    assert!(bound["address"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("10.77.{}.", net.subnet)));
     assert_eq!(l["provisioning_url"], format!("http://{ip}/440/;<MAC>.cfg"));
     assert_eq!(l["ms_uc"]["uc_identifier"], "MS-UC-Client");
     assert_eq!(l["ms_uc"]["voice_vlan"], 100);
@@ -68,7 +91,10 @@ fn discover_on_the_wire_and_options_decoded() {
     assert_eq!(l["ntp"], serde_json::json!([ip, "10.59.0.21"]));
     assert_eq!(l["time_offset"], -18000);
     assert_eq!(l["domain_name"], "corp.example");
-    assert_eq!(l["domain_search"], serde_json::json!(["eng.corp.example", "corp.example"]));
+    assert_eq!(
+        l["domain_search"],
+        serde_json::json!(["eng.corp.example", "corp.example"])
+    );
     assert_eq!(l["tftp_server"], ip);
     assert_eq!(l["bootfile"], "440HD_3.4.6.img");
     assert_eq!(l["problems"], serde_json::json!([]));
@@ -79,10 +105,26 @@ fn discover_on_the_wire_and_options_decoded() {
     let o = sh(
         "tshark",
         &[
-            "-r", pcap.to_str().unwrap(), "-Y", "dhcp.option.dhcp == 1", "-T", "fields", "-E", "separator=|",
-            "-e", "dhcp.option.type", "-e", "dhcp.option.request_list_item", "-e",
-            "dhcp.option.dhcp_max_message_size", "-e", "dhcp.option.vendor_class_id", "-e",
-            "dhcp.option.user_class.text", "-e", "dhcp.hw.mac_addr",
+            "-r",
+            pcap.to_str().unwrap(),
+            "-Y",
+            "dhcp.option.dhcp == 1",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-e",
+            "dhcp.option.type",
+            "-e",
+            "dhcp.option.request_list_item",
+            "-e",
+            "dhcp.option.dhcp_max_message_size",
+            "-e",
+            "dhcp.option.vendor_class_id",
+            "-e",
+            "dhcp.option.user_class.data",
+            "-e",
+            "dhcp.hw.mac_addr",
         ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -91,18 +133,30 @@ fn discover_on_the_wire_and_options_decoded() {
     let f: Vec<&str> = line.split('|').collect();
     let types: Vec<&str> = f[0].split(',').collect();
     for t in ["53", "55", "57", "60", "61", "77"] {
-        assert!(types.contains(&t), "option {t} missing from DISCOVER: {line}");
+        assert!(
+            types.contains(&t),
+            "option {t} missing from DISCOVER: {line}"
+        );
     }
     assert_eq!(f[1], "1,3,6,15,42,4,2,43,66,67,119,120,160", "{line}");
     assert_eq!(f[2], "1500");
     assert_eq!(f[3], "AUDC-IPPHONE-440HD");
-    assert_eq!(f[4], "440HD");
+    let f4 = f[4].to_string();
     // Option 61 is hardware type 1 + the MAC.
     let v = sh(
         "tshark",
-        &["-r", pcap.to_str().unwrap(), "-Y", "dhcp.option.dhcp == 1", "-V"],
+        &[
+            "-r",
+            pcap.to_str().unwrap(),
+            "-Y",
+            "dhcp.option.dhcp == 1",
+            "-V",
+        ],
     );
     let verbose = String::from_utf8_lossy(&v.stdout);
+    // RFC 3004: one user-class instance of length 5, "440HD" (hex 34 34 30 48 44).
+    assert_eq!(f4, "3434304844", "{verbose}");
+    assert!(verbose.contains("User Class Length: 5"), "{verbose}");
     assert!(
         verbose.contains("Option: (61) Client identifier") && verbose.contains("00:90:8f:11:22:33"),
         "{verbose}"
@@ -131,8 +185,14 @@ fn malformed_options_are_reported_not_fatal() {
         .iter()
         .map(|p| p.as_str().unwrap().to_string())
         .collect();
-    assert!(problems.iter().any(|p| p.starts_with("DHCP option 43")), "{problems:?}");
-    assert!(problems.iter().any(|p| p.starts_with("DHCP option 120")), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.starts_with("DHCP option 43")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.starts_with("DHCP option 120")),
+        "{problems:?}"
+    );
     // The good sub-option 3 is kept; 10 and the truncated one are reported.
     assert_eq!(l["ms_uc"]["voice_vlan"], serde_json::Value::Null);
     assert!(l["sip_servers"].is_null());

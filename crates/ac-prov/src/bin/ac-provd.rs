@@ -21,7 +21,11 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "ac-provd", version, about = "400HD network bring-up and provisioning")]
+#[command(
+    name = "ac-provd",
+    version,
+    about = "400HD network bring-up and provisioning"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -185,7 +189,10 @@ fn prefix_len(mask: Option<Ipv4Addr>) -> u32 {
 fn configure_ip(iface: &str, l: &Lease) -> Result<(), String> {
     let addr = format!("{}/{}", l.address, prefix_len(l.info.subnet_mask));
     let run = |args: &[&str]| -> Result<(), String> {
-        let st = Command::new("ip").args(args).status().map_err(|e| format!("ip: {e}"))?;
+        let st = Command::new("ip")
+            .args(args)
+            .status()
+            .map_err(|e| format!("ip: {e}"))?;
         if st.success() {
             Ok(())
         } else {
@@ -194,7 +201,15 @@ fn configure_ip(iface: &str, l: &Lease) -> Result<(), String> {
     };
     run(&["addr", "replace", &addr, "dev", iface])?;
     if let Some(gw) = l.info.routers.first() {
-        run(&["route", "replace", "default", "via", &gw.to_string(), "dev", iface])?;
+        run(&[
+            "route",
+            "replace",
+            "default",
+            "via",
+            &gw.to_string(),
+            "dev",
+            iface,
+        ])?;
     }
     Ok(())
 }
@@ -242,7 +257,10 @@ fn main() -> ExitCode {
                 let (lease, mac, model) = get_lease(&common, start)?;
                 if !no_ip_config {
                     configure_ip(&common.iface, &lease)?;
-                    emit(start, json!({"event": "ip_configured", "address": lease.address.to_string()}));
+                    emit(
+                        start,
+                        json!({"event": "ip_configured", "address": lease.address.to_string()}),
+                    );
                 }
                 if let Some(rc) = &resolv_conf {
                     let mut s = String::new();
@@ -258,14 +276,18 @@ fn main() -> ExitCode {
                 let current_path = state_dir.join("current.cfg");
                 let current = match fs::read(&current_path) {
                     Ok(b) => {
-                        let text = String::from_utf8(b).map_err(|_| "current.cfg is not UTF-8".to_string())?;
-                        Document::parse(&text).map_err(|e| e.to_string())?.into_owned()
+                        let text = String::from_utf8(b)
+                            .map_err(|_| "current.cfg is not UTF-8".to_string())?;
+                        Document::parse(&text)
+                            .map_err(|e| e.to_string())?
+                            .into_owned()
                     }
                     Err(_) => Document::new(),
                 };
                 let mut tls = TlsMaterial::default();
                 for p in &ca {
-                    tls.roots.push(fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?);
+                    tls.roots
+                        .push(fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?);
                 }
                 for i in 0..5 {
                     if let Ok(b) = fs::read(state_dir.join("files").join(format!("ca-{i}.pem"))) {
@@ -278,7 +300,8 @@ fn main() -> ExitCode {
                         fs::read(k).map_err(|e| format!("{}: {e}", k.display()))?,
                     ));
                 }
-                let fetcher = Fetcher::new(&tls, Duration::from_secs(fetch_timeout)).map_err(|e| e.to_string())?;
+                let fetcher = Fetcher::new(&tls, Duration::from_secs(fetch_timeout))
+                    .map_err(|e| e.to_string())?;
                 let id = Identity {
                     model,
                     mac,
@@ -310,39 +333,69 @@ fn main() -> ExitCode {
                     };
                     match a {
                         Action::Fetch(req) => {
-                            emit(start, json!({"event": "fetch", "url": req.url, "purpose": format!("{:?}", req.purpose)}));
+                            emit(
+                                start,
+                                json!({"event": "fetch", "url": req.url, "purpose": format!("{:?}", req.purpose)}),
+                            );
                             let res = fetcher.fetch(&req);
                             match &res {
-                                Ok(b) => emit(start, json!({"event": "fetched", "url": req.url, "bytes": b.len()})),
-                                Err(e) => emit(start, json!({"event": "fetch_failed", "url": req.url, "kind": format!("{:?}", e.kind), "detail": e.detail})),
+                                Ok(b) => emit(
+                                    start,
+                                    json!({"event": "fetched", "url": req.url, "bytes": b.len()}),
+                                ),
+                                Err(e) => emit(
+                                    start,
+                                    json!({"event": "fetch_failed", "url": req.url, "kind": format!("{:?}", e.kind), "detail": e.detail}),
+                                ),
                             }
                             engine.handle_fetch(Instant::now(), req.id, res);
                         }
                         Action::ApplyConfig { text, changed } => {
-                            fsutil::atomic_write(&current_path, text.as_bytes()).map_err(|e| e.to_string())?;
-                            emit(start, json!({"event": "config_applied", "changed": changed}));
+                            fsutil::atomic_write(&current_path, text.as_bytes())
+                                .map_err(|e| e.to_string())?;
+                            emit(
+                                start,
+                                json!({"event": "config_applied", "changed": changed}),
+                            );
                         }
                         Action::StoreFile { kind, data } => {
-                            let p = store_file(&state_dir, kind, &data).map_err(|e| e.to_string())?;
-                            emit(start, json!({"event": "file_stored", "kind": format!("{kind:?}"), "path": p.display().to_string(), "bytes": data.len()}));
+                            let p =
+                                store_file(&state_dir, kind, &data).map_err(|e| e.to_string())?;
+                            emit(
+                                start,
+                                json!({"event": "file_stored", "kind": format!("{kind:?}"), "path": p.display().to_string(), "bytes": data.len()}),
+                            );
                         }
                         Action::InstallFirmware { version, image } => {
                             let d = state_dir.join("firmware");
                             fs::create_dir_all(&d).map_err(|e| e.to_string())?;
-                            fsutil::atomic_write(&d.join("pending.img"), &image).map_err(|e| e.to_string())?;
-                            emit(start, json!({"event": "firmware_handed_over", "version": version, "bytes": image.len()}));
+                            fsutil::atomic_write(&d.join("pending.img"), &image)
+                                .map_err(|e| e.to_string())?;
+                            emit(
+                                start,
+                                json!({"event": "firmware_handed_over", "version": version, "bytes": image.len()}),
+                            );
                         }
-                        Action::Reboot { reason } => emit(start, json!({"event": "reboot", "reason": reason})),
+                        Action::Reboot { reason } => {
+                            emit(start, json!({"event": "reboot", "reason": reason}))
+                        }
                         Action::Report(Report::CycleDone { ok, next_in }) => {
-                            emit(start, json!({"event": "cycle_done", "ok": ok, "next_in_s": next_in.map(|d| d.as_secs())}));
+                            emit(
+                                start,
+                                json!({"event": "cycle_done", "ok": ok, "next_in_s": next_in.map(|d| d.as_secs())}),
+                            );
                             if once {
                                 return Ok(ok);
                             }
                         }
-                        Action::Report(Report::Error(e)) => {
-                            emit(start, json!({"event": "error", "kind": format!("{e:?}").split(['(', ' ', '{']).next().unwrap_or("").to_string(), "error": e.to_string()}))
-                        }
-                        Action::Report(r) => emit(start, json!({"event": "report", "report": format!("{r:?}")})),
+                        Action::Report(Report::Error(e)) => emit(
+                            start,
+                            json!({"event": "error", "kind": format!("{e:?}").split(['(', ' ', '{']).next().unwrap_or("").to_string(), "error": e.to_string()}),
+                        ),
+                        Action::Report(r) => emit(
+                            start,
+                            json!({"event": "report", "report": format!("{r:?}")}),
+                        ),
                     }
                 }
             })();

@@ -489,7 +489,9 @@ mod tests {
             o.cert_prov_url().unwrap(),
             "https://lyncserver.domain.com:443/CertProv/CertProvisioningService.svc"
         );
-        let (o, p) = ms_uc(&[10, 4, b'5', b'0', b'0', b'0', 2, 5, b'h', b't', b't', b'p', b's']);
+        let (o, p) = ms_uc(&[
+            10, 4, b'5', b'0', b'0', b'0', 2, 5, b'h', b't', b't', b'p', b's',
+        ]);
         assert_eq!(p.len(), 1);
         assert_eq!(o.unwrap().url_scheme.as_deref(), Some("https"));
         assert_eq!(ms_uc(&[10, 2, 0x01, 0x00]).0.unwrap().voice_vlan, Some(256));

@@ -38,7 +38,7 @@ pub struct Net {
     /// Third octet of 10.77.x.0/24.
     pub subnet: u32,
     pub dir: tempfile::TempDir,
-    children: Vec<Child>,
+    children: Vec<(String, Child)>,
     etc_dir: PathBuf,
 }
 
@@ -62,15 +62,47 @@ impl Net {
         must("ip", &["netns", "add", &net.phone_ns]);
         must(
             "ip",
-            &["link", "add", &net.srv_if, "type", "veth", "peer", "name", &net.phone_if],
+            &[
+                "link",
+                "add",
+                &net.srv_if,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &net.phone_if,
+            ],
         );
         must("ip", &["link", "set", &net.srv_if, "netns", &net.srv_ns]);
-        must("ip", &["link", "set", &net.phone_if, "netns", &net.phone_ns]);
-        net.exec_ok(&net.srv_ns, &["ip", "addr", "add", &format!("{}/24", net.server_ip()), "dev", &net.srv_if]);
+        must(
+            "ip",
+            &["link", "set", &net.phone_if, "netns", &net.phone_ns],
+        );
+        net.exec_ok(
+            &net.srv_ns,
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{}/24", net.server_ip()),
+                "dev",
+                &net.srv_if,
+            ],
+        );
         net.exec_ok(&net.srv_ns, &["ip", "link", "set", &net.srv_if, "up"]);
         net.exec_ok(&net.srv_ns, &["ip", "link", "set", "lo", "up"]);
         net.exec_ok(&net.phone_ns, &["ip", "link", "set", "lo", "up"]);
-        net.exec_ok(&net.phone_ns, &["ip", "link", "set", &net.phone_if, "address", "00:90:8f:11:22:33"]);
+        net.exec_ok(
+            &net.phone_ns,
+            &[
+                "ip",
+                "link",
+                "set",
+                &net.phone_if,
+                "address",
+                "00:90:8f:11:22:33",
+            ],
+        );
         net.exec_ok(&net.phone_ns, &["ip", "link", "set", &net.phone_if, "up"]);
         // Per-namespace /etc overlay for resolv.conf (ip-netns(8)).
         fs::create_dir_all(&net.etc_dir).expect("etc/netns");
@@ -94,7 +126,11 @@ impl Net {
 
     /// Starts a long-running process in the server namespace.
     pub fn spawn_srv(&mut self, args: &[&str]) {
-        let log = fs::File::create(self.path(&format!("{}.log", args[0].rsplit('/').next().unwrap_or("srv")))).expect("log");
+        let log = fs::File::create(self.path(&format!(
+            "{}.log",
+            args[0].rsplit('/').next().unwrap_or("srv")
+        )))
+        .expect("log");
         let child = Command::new("ip")
             .args(["netns", "exec", &self.srv_ns])
             .args(args)
@@ -103,7 +139,7 @@ impl Net {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", args[0]));
-        self.children.push(child);
+        self.children.push((args[0].to_string(), child));
     }
 
     /// dnsmasq serving DHCP (and TFTP from `tftp/`, DNS with ProvisioningServer) with the
@@ -126,8 +162,14 @@ impl Net {
             format!("--dhcp-leasefile={}", self.path("leases").display()),
             "--pid-file=".into(),
             "--log-dhcp".into(),
+            // No ICMP probe of the address before offering it: the segment holds only the
+            // phone, and the probe adds seconds to every test.
+            "--no-ping".into(),
             "--log-queries".into(),
-            format!("--log-facility={}", self.path("dnsmasq-events.log").display()),
+            format!(
+                "--log-facility={}",
+                self.path("dnsmasq-events.log").display()
+            ),
             format!("--host-record=ProvisioningServer,{}", self.server_ip()),
             format!("--dhcp-option=3,{}", self.server_ip()),
             format!("--dhcp-option=6,{}", self.server_ip()),
@@ -136,6 +178,20 @@ impl Net {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         self.spawn_srv(&a);
         self.wait_log("dnsmasq-events.log", "DHCP, IP range");
+    }
+
+    /// Stops dnsmasq (to restart it with other options).
+    pub fn stop_dnsmasq(&mut self) {
+        for (name, c) in &mut self.children {
+            if name == "dnsmasq" {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        self.children.retain(|(n, _)| n != "dnsmasq");
+        // `ip netns exec` execs the program, so the child is dnsmasq itself (never pkill:
+        // other tests' servers share the PID namespace).
+        let _ = fs::remove_file(self.path("dnsmasq-events.log"));
     }
 
     pub fn tftp_root(&self) -> PathBuf {
@@ -161,7 +217,14 @@ impl Net {
         loop {
             let o = sh(
                 "ip",
-                &["netns", "exec", &self.srv_ns, "bash", "-c", &format!("exec 3<>/dev/tcp/{ip}/{port}")],
+                &[
+                    "netns",
+                    "exec",
+                    &self.srv_ns,
+                    "bash",
+                    "-c",
+                    &format!("exec 3<>/dev/tcp/{ip}/{port}"),
+                ],
             );
             if o.status.success() {
                 return;
@@ -174,7 +237,12 @@ impl Net {
     /// Runs `ac-provd` in the phone namespace and returns its JSON events and exit code.
     pub fn provd(&self, args: &[&str]) -> (Vec<serde_json::Value>, i32) {
         let out = Command::new("ip")
-            .args(["netns", "exec", &self.phone_ns, env!("CARGO_BIN_EXE_ac-provd")])
+            .args([
+                "netns",
+                "exec",
+                &self.phone_ns,
+                env!("CARGO_BIN_EXE_ac-provd"),
+            ])
             .args(args)
             .output()
             .expect("run ac-provd");
@@ -186,13 +254,32 @@ impl Net {
     }
 
     /// `ac-provd run --once` with the usual arguments plus `extra`.
-    pub fn provision(&self, model: &str, state: &Path, extra: &[&str]) -> (Vec<serde_json::Value>, i32) {
+    pub fn provision(
+        &self,
+        model: &str,
+        state: &Path,
+        extra: &[&str],
+    ) -> (Vec<serde_json::Value>, i32) {
         let st = state.to_str().expect("utf-8 path").to_string();
         let rc = self.etc_dir.join("resolv.conf");
         let rc = rc.to_str().expect("utf-8 path").to_string();
         let mut a = vec![
-            "run", "--iface", &self.phone_if, "--model", model, "--state-dir", &st, "--once",
-            "--dhcp-timeout", "20", "--fetch-timeout", "5", "--seed", "1", "--resolv-conf", &rc,
+            "run",
+            "--iface",
+            &self.phone_if,
+            "--model",
+            model,
+            "--state-dir",
+            &st,
+            "--once",
+            "--dhcp-timeout",
+            "20",
+            "--fetch-timeout",
+            "5",
+            "--seed",
+            "1",
+            "--resolv-conf",
+            &rc,
         ];
         a.extend_from_slice(extra);
         self.provd(&a)
@@ -221,17 +308,20 @@ impl Drop for Net {
                 }
             }
         }
-        for c in &mut self.children {
+        for (_, c) in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
         }
         // Anything else still running in the namespaces (nginx workers, ...).
         for ns in [&self.srv_ns, &self.phone_ns] {
-            let _ = Command::new("ip").args(["netns", "pids", ns]).output().map(|o| {
-                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                    let _ = Command::new("kill").args(["-9", pid]).status();
-                }
-            });
+            let _ = Command::new("ip")
+                .args(["netns", "pids", ns])
+                .output()
+                .map(|o| {
+                    for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                        let _ = Command::new("kill").args(["-9", pid]).status();
+                    }
+                });
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
         let _ = fs::remove_dir_all(&self.etc_dir);
@@ -244,5 +334,8 @@ pub fn events<'a>(ev: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json
 }
 
 pub fn dump(ev: &[serde_json::Value]) -> String {
-    ev.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+    ev.iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
