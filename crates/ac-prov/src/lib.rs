@@ -9,8 +9,10 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod dhcp;
+#[cfg(feature = "driver")]
 pub mod driver;
 pub mod engine;
 pub mod firmware;
+pub mod sipnotify;
 pub mod tftp;
 pub mod url;

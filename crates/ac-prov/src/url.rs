@@ -343,13 +343,16 @@ impl fmt::Display for ProvUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.base())?;
         f.write_str(&self.dir)?;
-        if let Some(fw) = &self.firmware {
-            f.write_str(fw)?;
+        match (&self.firmware, &self.config) {
+            // The manual's "global configuration" form: a lone `.cfg` name.
+            (None, Some(c)) if is_cfg_name(c) && !c.contains(['/', ';']) => f.write_str(c),
+            (None, Some(c)) => write!(f, ";{c}"),
+            // A firmware file whose name looks like a configuration keeps its `;`.
+            (Some(fw), None) if is_cfg_name(fw) => write!(f, "{fw};"),
+            (Some(fw), None) => f.write_str(fw),
+            (Some(fw), Some(c)) => write!(f, "{fw};{c}"),
+            (None, None) => Ok(()),
         }
-        if let Some(c) = &self.config {
-            write!(f, ";{c}")?;
-        }
-        Ok(())
     }
 }
 
@@ -440,6 +443,9 @@ mod tests {
             "ftp://user:pw@10.0.0.1:2121/dir/fw.img;<MAC>.cfg",
             "https://[::1]:8443/;a.cfg",
             "http://h/<MODEL>.img",
+            "http://h/<MODEL>.cfg",
+            "http://18.9p/+&<420HD>./.cfg;",
+            "http://192.1e.p/;<420HD>./.cfg",
         ] {
             let u = ProvUrl::parse(s).unwrap();
             assert_eq!(ProvUrl::parse(&u.to_string()).unwrap(), u, "{s}");

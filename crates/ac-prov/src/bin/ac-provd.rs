@@ -97,6 +97,7 @@ enum Cmd {
 fn emit(start: Instant, v: serde_json::Value) {
     let mut v = v;
     v["t_ms"] = json!(start.elapsed().as_millis() as u64);
+    v["t_us"] = json!(start.elapsed().as_micros() as u64);
     println!("{v}");
 }
 

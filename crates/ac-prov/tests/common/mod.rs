@@ -237,12 +237,7 @@ impl Net {
     /// Runs `ac-provd` in the phone namespace and returns its JSON events and exit code.
     pub fn provd(&self, args: &[&str]) -> (Vec<serde_json::Value>, i32) {
         let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.phone_ns,
-                env!("CARGO_BIN_EXE_ac-provd"),
-            ])
+            .args(["netns", "exec", &self.phone_ns, &provd_bin()])
             .args(args)
             .output()
             .expect("run ac-provd");
@@ -326,6 +321,14 @@ impl Drop for Net {
         }
         let _ = fs::remove_dir_all(&self.etc_dir);
     }
+}
+
+/// The `ac-provd` program: cargo's path in tests, `AC_PROVD` elsewhere (the benches).
+pub fn provd_bin() -> String {
+    option_env!("CARGO_BIN_EXE_ac-provd")
+        .map(str::to_string)
+        .or_else(|| std::env::var("AC_PROVD").ok())
+        .expect("ac-provd: run from cargo test, or set AC_PROVD")
 }
 
 /// Events named `name`.
