@@ -112,6 +112,7 @@ fn static_dns_record_fallback() {
     net.dnsmasq(&[
         "--enable-tftp".into(),
         format!("--tftp-root={}", root.display()),
+        format!("--host-record=ProvisioningServer,{}", net.server_ip()),
     ]);
     let state = net.path("state");
     let (ev, code) = net.provision("420HD", &state, &["--firmware-version", "3.4.0"]);
@@ -446,4 +447,62 @@ fn provision_case(net: &mut Net, url: &str, state: &Path) -> (Vec<serde_json::Va
     net.stop_dnsmasq();
     net.dnsmasq(&[format!("--dhcp-option=160,{url}")]);
     net.provision("420HD", state, &["--passphrase", "secret"])
+}
+
+/// The four option-160 forms of table 3-42 over plain HTTP (nginx), each with the default and
+/// explicit file names they imply.
+#[test]
+fn option_160_forms_over_http() {
+    let mut net = Net::new();
+    let ip = net.server_ip();
+    let pki = make_pki(&net);
+    nginx(&mut net, &pki);
+    let www = net.path("www");
+    write(&www.join("420HD.img"), &image("3.4.6"));
+    write(&www.join("different.img"), &image("3.4.6"));
+    write(&www.join(format!("{MAC}.cfg")), CFG);
+    write(&www.join("global.cfg"), CFG);
+    let forms = [
+        (
+            format!("http://{ip}:8080"),
+            "/420HD.img",
+            format!("/{MAC}.cfg"),
+        ),
+        (
+            format!("http://{ip}:8080/different.img"),
+            "/different.img",
+            format!("/{MAC}.cfg"),
+        ),
+        (
+            format!("http://{ip}:8080/different.img;global.cfg"),
+            "/different.img",
+            "/global.cfg".to_string(),
+        ),
+        (
+            format!("http://{ip}:8080/;global.cfg"),
+            "/420HD.img",
+            "/global.cfg".to_string(),
+        ),
+    ];
+    for (i, (url, fw, cfg)) in forms.iter().enumerate() {
+        net.stop_dnsmasq();
+        net.dnsmasq(&[format!("--dhcp-option=160,{url}")]);
+        let state = net.path(&format!("state-{i}"));
+        let (ev, code) = net.provision("420HD", &state, &["--firmware-version", "3.4.0"]);
+        assert_provisioned(&ev, code, &state, true);
+        let urls: Vec<String> = events(&ev, "fetch")
+            .iter()
+            .map(|e| e["url"].as_str().unwrap().to_string())
+            .collect();
+        let base = format!("http://{ip}:8080");
+        assert_eq!(
+            urls,
+            [
+                format!("{base}{fw}"),
+                format!("{base}{fw}"),
+                format!("{base}{cfg}")
+            ],
+            "{url}"
+        );
+    }
 }

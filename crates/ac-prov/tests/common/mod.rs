@@ -170,7 +170,6 @@ impl Net {
                 "--log-facility={}",
                 self.path("dnsmasq-events.log").display()
             ),
-            format!("--host-record=ProvisioningServer,{}", self.server_ip()),
             format!("--dhcp-option=3,{}", self.server_ip()),
             format!("--dhcp-option=6,{}", self.server_ip()),
         ];
