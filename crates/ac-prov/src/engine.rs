@@ -517,7 +517,10 @@ impl Engine {
                 }
             }
         }
-        if self.settings.method != Method::Disable && !self.settings.redirect_server_url.is_empty()
+        // The redirect server is the last resort of the DHCP-driven plan (appendix A.2: "if it
+        // doesn't get it according to the regular provisioning methods"); a static plan is the
+        // administrator's explicit choice and is not redirected.
+        if self.settings.method == Method::Dynamic && !self.settings.redirect_server_url.is_empty()
         {
             out.push_back(Source {
                 label: "redirect server".into(),
@@ -1152,7 +1155,7 @@ mod tests {
         );
         files.insert(
             "http://10.0.0.1/fw/sd.txt".to_string(),
-            Ok(b"1,1001,SPEED_DIAL\n".to_vec()),
+            Ok(b"1,1001,0\n".to_vec()),
         );
         e.trigger(Instant::now(), Trigger::PowerUp);
         let a = drive(&mut e, &files);
@@ -1266,11 +1269,14 @@ mod tests {
         });
         e.trigger(Instant::now(), Trigger::PowerUp);
         let a = drive(&mut e, &HashMap::new());
+        // 66/67 win over the ignored option 160; when their files are missing, the factory
+        // redirect server is the last resort.
         assert_eq!(
             fetched(&a),
             [
                 "tftp://10.0.0.9/420HD_2.0.9.img",
-                "tftp://10.0.0.9/00908f010203.cfg"
+                "tftp://10.0.0.9/00908f010203.cfg",
+                "https://redirect.audiocodes.com/00908f010203"
             ]
         );
         // Nothing from DHCP: static DNS record, then the redirect server, which redirects.
