@@ -1216,7 +1216,8 @@ mod tests {
     #[test]
     fn bad_files_keep_the_last_good_configuration() {
         let base = "network/lan_type=STATIC\n";
-        let bad: Vec<(&str, Vec<u8>, fn(&ProvError) -> bool)> = vec![
+        type Case = (&'static str, Vec<u8>, fn(&ProvError) -> bool);
+        let bad: Vec<Case> = vec![
             (
                 "wrong model",
                 b"# model: 450HD\nnetwork/lan_type=DHCP\n".to_vec(),
