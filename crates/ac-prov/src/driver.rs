@@ -134,6 +134,8 @@ fn tls_config(m: &TlsMaterial) -> Result<Arc<rustls::ClientConfig>, DriverError>
 /// Fetches files for the engine.
 pub struct Fetcher {
     agent: ureq::Agent,
+    /// For the redirect server: its 3xx answer is the result, not something to follow.
+    no_follow: ureq::Agent,
     pub timeout: Duration,
     pub tftp: ReadOptions,
 }
@@ -191,14 +193,16 @@ fn read_limited(r: &mut impl Read, max: u64, prefix: Option<u64>) -> Result<Vec<
 
 impl Fetcher {
     pub fn new(tls: &TlsMaterial, timeout: Duration) -> Result<Fetcher, DriverError> {
-        let agent = ureq::AgentBuilder::new()
-            .tls_config(tls_config(tls)?)
-            .timeout_connect(timeout)
-            .timeout_read(timeout)
-            .redirects(3)
-            .build();
+        let tls = tls_config(tls)?;
+        let builder = || {
+            ureq::AgentBuilder::new()
+                .tls_config(tls.clone())
+                .timeout_connect(timeout)
+                .timeout_read(timeout)
+        };
         Ok(Fetcher {
-            agent,
+            agent: builder().redirects(3).build(),
+            no_follow: builder().redirects(0).build(),
             timeout,
             tftp: ReadOptions {
                 timeout: Duration::from_secs(1),
@@ -219,7 +223,13 @@ impl Fetcher {
     }
 
     fn http(&self, req: &FetchRequest) -> Result<Vec<u8>, FetchError> {
-        let mut r = self.agent.get(&req.url);
+        let redirect = req.purpose == crate::engine::Purpose::Redirect;
+        let agent = if redirect {
+            &self.no_follow
+        } else {
+            &self.agent
+        };
+        let mut r = agent.get(&req.url);
         if let Some(p) = req.prefix_only {
             r = r.set("Range", &format!("bytes=0-{}", p.saturating_sub(1)));
         }
@@ -261,6 +271,14 @@ impl Fetcher {
                 return Err(fe(kind, msg));
             }
         };
+        // Appendix A.2: the redirect server answers with "an HTTPS Redirect response
+        // containing the URL of the provisioning server": its Location is the result.
+        if redirect && (300..400).contains(&resp.status()) {
+            return resp
+                .header("Location")
+                .map(|l| l.as_bytes().to_vec())
+                .ok_or_else(|| fe(FetchErrorKind::Protocol, "redirect without Location"));
+        }
         if let Some(len) = resp
             .header("Content-Length")
             .and_then(|l| l.parse::<u64>().ok())

@@ -199,3 +199,53 @@ fn malformed_options_are_reported_not_fatal() {
     // The URL itself is text; the engine refuses it (tested in provisioning tests).
     assert_eq!(l["provisioning_url"], "gopher://x/");
 }
+
+/// A statically addressed phone asks for its configuration with DHCPINFORM and vendor class
+/// MS-UC-Client (the Lync/SfB phone convention); dnsmasq answers with the MS-UC-Client
+/// option 43 sub-options and the NTP servers, without leasing an address.
+#[test]
+fn inform_for_a_static_phone() {
+    let mut net = Net::new();
+    let ip = net.server_ip();
+    net.dnsmasq(&[
+        "--dhcp-option=vendor:MS-UC-Client,1,MS-UC-Client".into(),
+        "--dhcp-option=vendor:MS-UC-Client,3,lyncserver.domain.com".into(),
+        format!("--dhcp-option=42,{ip}"),
+    ]);
+    let me = format!("10.77.{}.7", net.subnet);
+    net.exec_ok(
+        &net.phone_ns.clone(),
+        &[
+            "ip",
+            "addr",
+            "add",
+            &format!("{me}/24"),
+            "dev",
+            &net.phone_if.clone(),
+        ],
+    );
+    let (ev, code) = net.provd(&[
+        "dhcp",
+        "--iface",
+        &net.phone_if,
+        "--model",
+        "430HD",
+        "--inform",
+        &me,
+        "--vendor-class",
+        "MS-UC-Client",
+    ]);
+    assert_eq!(code, 0, "{}", dump(&ev));
+    let l = &events(&ev, "dhcp_informed")[0]["lease"];
+    assert_eq!(l["ms_uc"]["uc_identifier"], "MS-UC-Client");
+    assert_eq!(l["ms_uc"]["web_server_fqdn"], "lyncserver.domain.com");
+    assert_eq!(l["ntp"], serde_json::json!([ip]));
+    // INFORM leases nothing: no address in the ACK, no lease recorded by dnsmasq.
+    assert!(l["your_ip"].is_null(), "{l}");
+    let log = net.server_log("dnsmasq-events.log");
+    assert!(log.contains("DHCPINFORM"), "{log}");
+    assert!(std::fs::read_to_string(net.path("leases"))
+        .unwrap_or_default()
+        .trim()
+        .is_empty());
+}

@@ -43,6 +43,26 @@ fn assert_provisioned(ev: &[serde_json::Value], code: i32, state: &Path, fw: boo
     }
 }
 
+/// A short 8 kHz mu-law WAV file.
+fn wav() -> Vec<u8> {
+    let data = vec![0xFFu8; 800];
+    let mut w = Vec::new();
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&7u16.to_le_bytes()); // mu-law
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&8u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    w.extend_from_slice(&data);
+    w
+}
+
 const CFG: &[u8] =
     b"# model: 420HD\nnetwork/lan_type=STATIC\nnetwork/lan/fixed_ip/ip_address=10.0.0.5\n";
 
@@ -106,7 +126,33 @@ fn static_dns_record_fallback() {
     let mut net = Net::new();
     let root = net.tftp_root();
     write(&root.join("420HD/420HD.img"), &image("3.4.6"));
-    write(&root.join(format!("420HD/{MAC}.cfg")), CFG);
+    // The configuration names companion files: relative ones come from the configuration's
+    // directory, absolute ones from their URL.
+    let mut cfg = CFG.to_vec();
+    cfg.extend_from_slice(
+        b"provisioning/speed_dial_uri=sd.txt\nprovisioning/ring_tone_uri=tones.tgz\n\
+          lync/moh/url=tftp://ProvisioningServer/media/moh.wav\nsecurity/ca_certificate/0/uri=ca.pem\n",
+    );
+    write(&root.join(format!("420HD/{MAC}.cfg")), &cfg);
+    write(
+        &root.join("420HD/sd.txt"),
+        b"1,1001,0\n2,sip:alice@example.com,0\n",
+    );
+    let tones = net.path("tones");
+    write(&tones.join("Ring12.wav"), &wav());
+    must(
+        "tar",
+        &[
+            "-czf",
+            root.join("420HD/tones.tgz").to_str().unwrap(),
+            "-C",
+            tones.to_str().unwrap(),
+            "Ring12.wav",
+        ],
+    );
+    write(&root.join("media/moh.wav"), &wav());
+    let pki = make_pki(&net);
+    fs::copy(pki.join("ca.pem"), root.join("420HD/ca.pem")).unwrap();
     // No provisioning option at all: the phone falls back to
     // tftp://ProvisioningServer/<model>/ (appendix A.1), resolved by dnsmasq's DNS.
     net.dnsmasq(&[
@@ -124,6 +170,25 @@ fn static_dns_record_fallback() {
     assert!(net
         .server_log("dnsmasq-events.log")
         .contains("query[A] ProvisioningServer"));
+    let stored: Vec<String> = events(&ev, "file_stored")
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        stored,
+        ["SpeedDial", "RingTones", "MusicOnHold", "CaCertificate(0)"],
+        "{}",
+        dump(&ev)
+    );
+    assert_eq!(fs::read(state.join("files/moh.wav")).unwrap(), wav());
+    assert_eq!(
+        fs::read(state.join("files/ca-0.pem")).unwrap(),
+        fs::read(pki.join("ca.pem")).unwrap()
+    );
+    assert_eq!(
+        fs::read(state.join("files/ring_tones.archive")).unwrap(),
+        fs::read(root.join("420HD/tones.tgz")).unwrap()
+    );
 }
 
 /// Test PKI made with the openssl CLI: a root CA (SHA-256), a server certificate for the
@@ -219,7 +284,8 @@ fn nginx(net: &mut Net, pki: &Path) {
          http {{\n access_log {dir}/nginx-access.log;\n client_body_temp_path {dir}/ngx-body;\n proxy_temp_path {dir}/ngx-proxy;\n\
           fastcgi_temp_path {dir}/ngx-fcgi;\n uwsgi_temp_path {dir}/ngx-uwsgi;\n scgi_temp_path {dir}/ngx-scgi;\n\
           server {{ listen {ip}:8443 ssl; ssl_certificate {p}/srv.pem; ssl_certificate_key {p}/srv.key;\n\
-            ssl_client_certificate {p}/ca.pem; ssl_verify_client on; root {www}; }}\n\
+            ssl_client_certificate {p}/ca.pem; ssl_verify_client on; root {www};\n\
+            location /redirect/ {{ return 302 https://{ip}:8443/p/; }} }}\n\
           server {{ listen {ip}:8080; root {www}; }}\n}}\n",
         p = pki.display(),
         www = www.display()
@@ -282,6 +348,48 @@ fn https_mutual_tls_and_its_refusals() {
         ],
     );
     assert_provisioned(&ev, code, &state, true);
+    // Nothing from DHCP and no ProvisioningServer record: the redirect server (appendix A.2,
+    // with the client certificate) sends the phone to the provisioning server.
+    net.stop_dnsmasq();
+    net.dnsmasq(&[]);
+    let state2 = net.path("state-redirect");
+    write(
+        &state2.join("current.cfg"),
+        format!("provisioning/redirect_server_url=https://{ip}:8443/redirect\n").as_bytes(),
+    );
+    let (ev, code) = net.provision(
+        "420HD",
+        &state2,
+        &[
+            "--ca",
+            &ca,
+            "--client-cert",
+            &cert,
+            "--client-key",
+            &key,
+            "--firmware-version",
+            "3.4.6",
+        ],
+    );
+    assert_eq!(code, 0, "{}", dump(&ev));
+    let urls: Vec<&str> = events(&ev, "fetch")
+        .iter()
+        .map(|e| e["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "tftp://ProvisioningServer/420HD/420HD.img".to_string(),
+            format!("https://{ip}:8443/redirect/{MAC}"),
+            format!("https://{ip}:8443/p/420HD.img"),
+            format!("https://{ip}:8443/p/{MAC}.cfg"),
+        ],
+        "{}",
+        dump(&ev)
+    );
+    assert!(fs::read_to_string(state2.join("current.cfg"))
+        .unwrap()
+        .contains("network/lan_type=STATIC"));
     // The header check used a Range request (206), the download a full GET.
     let access = net.server_log("nginx-access.log");
     assert!(

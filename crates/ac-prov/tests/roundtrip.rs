@@ -104,8 +104,11 @@ proptest! {
         if let Some(f) = &fw { s.push_str(f); }
         if let Some(c) = &cfg { s.push(';'); s.push_str(c); }
         let u = ProvUrl::parse(&s).unwrap();
-        prop_assert_eq!(&u.to_string(), &s);
-        prop_assert_eq!(ProvUrl::parse(&u.to_string()).unwrap(), u);
+        // The canonical text may drop a `;` before a lone configuration name
+        // (`/;x.cfg` -> `/x.cfg`, the manual's global form); the value is the same.
+        let text = u.to_string();
+        prop_assert!(text == s || text == s.replacen("/;", "/", 1), "{} -> {}", s, text);
+        prop_assert_eq!(ProvUrl::parse(&text).unwrap(), u);
     }
 
     #[test]

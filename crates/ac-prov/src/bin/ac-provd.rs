@@ -56,6 +56,14 @@ enum Cmd {
     Dhcp {
         #[command(flatten)]
         common: Common,
+        /// Statically addressed phone: only ask for configuration with DHCPINFORM from this
+        /// (already configured) address (RFC 2131 section 3.4).
+        #[arg(long)]
+        inform: Option<Ipv4Addr>,
+        /// Option 60 of the DHCPINFORM (e.g. MS-UC-Client, to get option 43 from a Microsoft
+        /// DHCP server).
+        #[arg(long, requires = "inform")]
+        vendor_class: Option<String>,
     },
     /// DHCP, address configuration, provisioning.
     Run {
@@ -183,6 +191,44 @@ fn get_lease(c: &Common, start: Instant) -> Result<(Lease, [u8; 6], Model), Stri
     Ok((lease, mac, model))
 }
 
+fn inform(
+    c: &Common,
+    addr: Ipv4Addr,
+    vendor: Option<String>,
+    start: Instant,
+) -> Result<(), String> {
+    let model: Model = c.model.parse().map_err(|e| format!("{e}"))?;
+    let mac = match &c.mac {
+        Some(m) => parse_mac(m).ok_or_else(|| format!("bad MAC {m:?}"))?,
+        None => iface_mac(&c.iface).ok_or_else(|| format!("no MAC for {}", c.iface))?,
+    };
+    let sock = dhcp_socket(&c.iface).map_err(|e| format!("DHCP socket on {}: {e}", c.iface))?;
+    let mut client = DhcpClient::inform(
+        ClientConfig::new(mac, model.name()),
+        addr,
+        vendor,
+        c.seed.unwrap_or(1),
+        Instant::now(),
+    );
+    let mut done = false;
+    run_dhcp(
+        &sock,
+        &mut client,
+        Instant::now() + Duration::from_secs(c.dhcp_timeout),
+        |ev| {
+            if let Event::Informed(info) = ev {
+                emit(
+                    start,
+                    json!({"event": "dhcp_informed", "lease": lease_json(info)}),
+                );
+                done = true;
+            }
+            done
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
 fn prefix_len(mask: Option<Ipv4Addr>) -> u32 {
     mask.map_or(24, |m| u32::from(m).leading_ones())
 }
@@ -233,7 +279,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let start = Instant::now();
     match cli.cmd {
-        Cmd::Dhcp { common } => match get_lease(&common, start) {
+        Cmd::Dhcp {
+            common,
+            inform: Some(addr),
+            vendor_class,
+        } => match inform(&common, addr, vendor_class, start) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                emit(start, json!({"event": "error", "error": e}));
+                ExitCode::FAILURE
+            }
+        },
+        Cmd::Dhcp { common, .. } => match get_lease(&common, start) {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
                 emit(start, json!({"event": "error", "error": e}));
