@@ -191,6 +191,38 @@ fn read_limited(r: &mut impl Read, max: u64, prefix: Option<u64>) -> Result<Vec<
     }
 }
 
+/// A consumer of streamed bytes.
+pub type Sink<'a> = &'a mut dyn FnMut(&[u8]) -> Result<(), FetchError>;
+
+/// Streams `r` to `sink`, dropping the first `skip` bytes; more than `max` bytes delivered
+/// is [`FetchErrorKind::TooLarge`]. Returns the bytes delivered.
+fn pump(r: &mut dyn Read, mut skip: u64, max: u64, sink: Sink<'_>) -> Result<u64, FetchError> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n_out = 0u64;
+    loop {
+        let n = r
+            .read(&mut buf)
+            .map_err(|e| fe(io_kind(&e), e.to_string()))?;
+        if n == 0 {
+            return Ok(n_out);
+        }
+        let mut chunk = &buf[..n];
+        if skip > 0 {
+            let k = (skip as usize).min(chunk.len());
+            skip -= k as u64;
+            chunk = &chunk[k..];
+        }
+        if chunk.is_empty() {
+            continue;
+        }
+        n_out += chunk.len() as u64;
+        if n_out > max {
+            return Err(fe(FetchErrorKind::TooLarge, format!("over {max} bytes")));
+        }
+        sink(chunk)?;
+    }
+}
+
 impl Fetcher {
     pub fn new(tls: &TlsMaterial, timeout: Duration) -> Result<Fetcher, DriverError> {
         let tls = tls_config(tls)?;
@@ -229,19 +261,103 @@ impl Fetcher {
         } else {
             &self.agent
         };
-        let mut r = agent.get(&req.url);
-        if let Some(p) = req.prefix_only {
-            r = r.set("Range", &format!("bytes=0-{}", p.saturating_sub(1)));
+        let range = req
+            .prefix_only
+            .map(|p| format!("bytes=0-{}", p.saturating_sub(1)));
+        let resp = Self::http_call(agent, &req.url, range)?;
+        // Appendix A.2: the redirect server answers with "an HTTPS Redirect response
+        // containing the URL of the provisioning server": its Location is the result.
+        if redirect && (300..400).contains(&resp.status()) {
+            return resp
+                .header("Location")
+                .map(|l| l.as_bytes().to_vec())
+                .ok_or_else(|| fe(FetchErrorKind::Protocol, "redirect without Location"));
         }
-        let resp = match r.call() {
-            Ok(resp) => resp,
+        if let Some(len) = resp
+            .header("Content-Length")
+            .and_then(|l| l.parse::<u64>().ok())
+        {
+            if req.prefix_only.is_none() && len > req.max_size {
+                return Err(fe(
+                    FetchErrorKind::TooLarge,
+                    format!("Content-Length {len}"),
+                ));
+            }
+        }
+        let mut body = resp.into_reader();
+        read_limited(&mut body, req.max_size, req.prefix_only)
+    }
+
+    /// Streams `url` from byte `from` on (HTTP Range, RFC 9110 section 14; FTP REST,
+    /// RFC 3659 section 5; TFTP has no resume, so its first `from` bytes are read and
+    /// dropped) into `sink`. At most `max` bytes in all.
+    pub fn fetch_into(
+        &self,
+        url: &str,
+        from: u64,
+        max: u64,
+        sink: Sink<'_>,
+    ) -> Result<(), FetchError> {
+        let u = ProvUrl::parse(url)
+            .map_err(|e| fe(FetchErrorKind::Protocol, format!("bad URL: {e}")))?;
+        let left = max.saturating_sub(from);
+        match u.scheme {
+            Scheme::Http | Scheme::Https => {
+                let range = (from > 0).then(|| format!("bytes={from}-"));
+                let resp = Self::http_call(&self.agent, url, range)?;
+                let skip = match resp.status() {
+                    206 => {
+                        let cr = resp.header("Content-Range").unwrap_or("");
+                        if !cr.starts_with(&format!("bytes {from}-")) {
+                            return Err(fe(
+                                FetchErrorKind::Protocol,
+                                format!("asked for bytes {from}-, got Content-Range {cr:?}"),
+                            ));
+                        }
+                        0
+                    }
+                    // The server ignored the Range: read from the start, drop what we have.
+                    200 => from,
+                    s => return Err(fe(FetchErrorKind::Protocol, format!("HTTP {s}"))),
+                };
+                let mut body = resp.into_reader();
+                pump(&mut body, skip, left, sink)?;
+                Ok(())
+            }
+            Scheme::Ftp => self.ftp_core(&u, url, max, None, from, sink).map(|_| ()),
+            Scheme::Tftp => {
+                let req = FetchRequest {
+                    id: 0,
+                    url: url.to_string(),
+                    purpose: crate::engine::Purpose::Firmware,
+                    max_size: max,
+                    prefix_only: None,
+                };
+                let all = self.tftp(&u, &req)?;
+                pump(&mut &all[..], from, left, sink)?;
+                Ok(())
+            }
+        }
+    }
+
+    fn http_call(
+        agent: &ureq::Agent,
+        url: &str,
+        range: Option<String>,
+    ) -> Result<ureq::Response, FetchError> {
+        let mut r = agent.get(url);
+        if let Some(range) = range {
+            r = r.set("Range", &range);
+        }
+        match r.call() {
+            Ok(resp) => Ok(resp),
             Err(ureq::Error::Status(code, _)) => {
                 let kind = match code {
                     404 | 410 => FetchErrorKind::NotFound,
                     401 | 403 => FetchErrorKind::Denied,
                     _ => FetchErrorKind::Protocol,
                 };
-                return Err(fe(kind, format!("HTTP {code}")));
+                Err(fe(kind, format!("HTTP {code}")))
             }
             Err(ureq::Error::Transport(t)) => {
                 let msg = t.to_string();
@@ -268,30 +384,9 @@ impl Fetcher {
                     }
                     _ => FetchErrorKind::Protocol,
                 };
-                return Err(fe(kind, msg));
-            }
-        };
-        // Appendix A.2: the redirect server answers with "an HTTPS Redirect response
-        // containing the URL of the provisioning server": its Location is the result.
-        if redirect && (300..400).contains(&resp.status()) {
-            return resp
-                .header("Location")
-                .map(|l| l.as_bytes().to_vec())
-                .ok_or_else(|| fe(FetchErrorKind::Protocol, "redirect without Location"));
-        }
-        if let Some(len) = resp
-            .header("Content-Length")
-            .and_then(|l| l.parse::<u64>().ok())
-        {
-            if req.prefix_only.is_none() && len > req.max_size {
-                return Err(fe(
-                    FetchErrorKind::TooLarge,
-                    format!("Content-Length {len}"),
-                ));
+                Err(fe(kind, msg))
             }
         }
-        let mut body = resp.into_reader();
-        read_limited(&mut body, req.max_size, req.prefix_only)
     }
 
     fn tftp(&self, u: &ProvUrl, req: &FetchRequest) -> Result<Vec<u8>, FetchError> {
@@ -379,6 +474,31 @@ impl Fetcher {
     }
 
     fn ftp(&self, u: &ProvUrl, req: &FetchRequest) -> Result<Vec<u8>, FetchError> {
+        let mut out = Vec::new();
+        self.ftp_core(
+            u,
+            &req.url,
+            req.max_size,
+            req.prefix_only,
+            0,
+            &mut |b: &[u8]| -> Result<(), FetchError> {
+                out.extend_from_slice(b);
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// One FTP retrieval (passive, binary), from byte `rest` on, into `sink`.
+    fn ftp_core(
+        &self,
+        u: &ProvUrl,
+        url: &str,
+        max_size: u64,
+        prefix_only: Option<u64>,
+        rest: u64,
+        sink: Sink<'_>,
+    ) -> Result<u64, FetchError> {
         let (host, port) = u.host_port();
         let addr = resolve(host, port)?;
         let ctl = TcpStream::connect_timeout(&addr, self.timeout)
@@ -456,15 +576,15 @@ impl Fetcher {
         }
         cmd(&mut w, "TYPE I")?;
         expect(reply(&mut r)?, &[200])?;
-        let path = req.url.splitn(4, '/').nth(3).unwrap_or("");
+        let path = url.splitn(4, '/').nth(3).unwrap_or("");
         cmd(&mut w, &format!("SIZE {path}"))?;
         let size = match reply(&mut r)? {
             (213, t) => t[4..].trim().parse::<u64>().ok(),
             (550, t) => return Err(fe(FetchErrorKind::NotFound, format!("FTP: {t}"))),
             _ => None,
         };
-        if let (Some(s), None) = (size, req.prefix_only) {
-            if s > req.max_size {
+        if let (Some(s), None) = (size, prefix_only) {
+            if s > max_size {
                 return Err(fe(FetchErrorKind::TooLarge, format!("SIZE {s}")));
             }
         }
@@ -488,25 +608,117 @@ impl Fetcher {
         let mut data = TcpStream::connect_timeout(&daddr, self.timeout)
             .map_err(|e| fe(io_kind(&e), format!("FTP data: {e}")))?;
         data.set_read_timeout(Some(self.timeout)).ok();
+        // RFC 3659 section 5: REST in STREAM mode restarts the transfer at a byte offset.
+        let mut skip = 0;
+        if rest > 0 {
+            cmd(&mut w, &format!("REST {rest}"))?;
+            if reply(&mut r)?.0 != 350 {
+                skip = rest; // not supported: read from the start and drop
+            }
+        }
         cmd(&mut w, &format!("RETR {path}"))?;
         expect(reply(&mut r)?, &[125, 150])?;
-        let body = read_limited(&mut data, req.max_size, req.prefix_only)?;
-        if req.prefix_only.is_some() {
+        if let Some(p) = prefix_only {
+            let body = read_limited(&mut data, max_size, Some(p))?;
             let _ = data.shutdown(Shutdown::Both);
             let _ = cmd(&mut w, "QUIT");
-            return Ok(body);
+            sink(&body)?;
+            return Ok(body.len() as u64);
         }
+        let got = pump(&mut data, skip, max_size.saturating_sub(rest), sink)?;
         drop(data);
         expect(reply(&mut r)?, &[226, 250])?;
         if let Some(s) = size {
-            if s != body.len() as u64 {
+            if s != got + rest {
                 return Err(fe(
                     FetchErrorKind::Truncated,
-                    format!("FTP: got {} of {s} bytes", body.len()),
+                    format!("FTP: got {} of {s} bytes", got + rest),
                 ));
             }
         }
         let _ = cmd(&mut w, "QUIT");
-        Ok(body)
+        Ok(got)
+    }
+}
+
+/// Progress of [`install_firmware`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallProgress {
+    /// Header accepted; downloading into `slot` from byte `from` (non-zero: resumed).
+    Started {
+        slot: crate::firmware::Slot,
+        from: u64,
+        total: u64,
+    },
+    /// `written` bytes of the image are in the slot.
+    Written { written: u64 },
+}
+
+/// Carries out an [`crate::engine::Action::InstallFirmware`]: the installer checks the
+/// header first (nothing is downloaded for a refused image), then the body is streamed into
+/// the inactive slot from where an earlier attempt stopped, and the slot is activated only
+/// when every section and the read-back verify. A failed download keeps its checkpoint for
+/// the next attempt; a refused image is discarded.
+pub fn install_firmware(
+    fetcher: &Fetcher,
+    store: &mut dyn crate::firmware::SlotStore,
+    keys: &crate::firmware::Keyring,
+    policy: &crate::firmware::Policy,
+    url: &str,
+    header: &[u8],
+    progress: &mut dyn FnMut(InstallProgress),
+) -> crate::engine::FirmwareOutcome {
+    use crate::engine::FirmwareOutcome as O;
+    use crate::firmware::{Installer, UpdateError};
+    let fail = |e: UpdateError| match e {
+        UpdateError::Image(e) => O::Rejected(e),
+        UpdateError::AlreadyRunning(version) => O::AlreadyRunning { version },
+        other => O::Failed(other.to_string()),
+    };
+    let mut inst = match Installer::begin(store, keys, policy, header) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    let total = inst.header().image_len();
+    progress(InstallProgress::Started {
+        slot: inst.target(),
+        from: inst.offset(),
+        total,
+    });
+    let mut failed: Option<UpdateError> = None;
+    let from = inst.offset();
+    let mut last = from;
+    let r = {
+        let mut sink = |b: &[u8]| -> Result<(), FetchError> {
+            if let Err(e) = inst.feed(store, b) {
+                failed = Some(e);
+                return Err(fe(FetchErrorKind::Protocol, "refused by the installer"));
+            }
+            if inst.offset() - last >= 1 << 20 || inst.offset() == total {
+                last = inst.offset();
+                progress(InstallProgress::Written { written: last });
+            }
+            Ok(())
+        };
+        fetcher.fetch_into(url, from, total, &mut sink)
+    };
+    if let Some(e) = failed {
+        if matches!(e, UpdateError::Image(_)) {
+            let _ = inst.abort(store);
+        }
+        return fail(e);
+    }
+    if let Err(e) = r {
+        return O::FetchFailed(e);
+    }
+    if inst.offset() < total {
+        return O::FetchFailed(fe(
+            FetchErrorKind::Truncated,
+            format!("got {} of {total} bytes", inst.offset()),
+        ));
+    }
+    match inst.finish(store) {
+        Ok(h) => O::Installed { version: h.version },
+        Err(e) => fail(e),
     }
 }

@@ -136,8 +136,9 @@ impl Settings {
 /// What a fetch is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
-    /// The first [`firmware::HEADER_LEN`] bytes of the firmware image.
+    /// The first [`firmware::MAX_HEADER_LEN`] bytes of the firmware image.
     FirmwareHeader,
+    /// The firmware body, streamed into the updater ([`Action::InstallFirmware`]).
     Firmware,
     Configuration,
     SpeedDial,
@@ -207,6 +208,8 @@ pub enum ProvError {
     Fetch { url: String, error: FetchError },
     #[error("firmware {url}: {error}")]
     Firmware { url: String, error: FirmwareError },
+    #[error("firmware {url} not installed: {detail}")]
+    Update { url: String, detail: String },
     #[error("configuration {url} could not be decrypted: {detail}")]
     Decrypt { url: String, detail: String },
     #[error("configuration {url} is not a configuration file: {detail}")]
@@ -267,10 +270,17 @@ pub enum FileKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Fetch(FetchRequest),
-    /// Hand the verified image to the firmware updater.
+    /// Install the firmware at `url` with the updater ([`crate::firmware::Installer`]):
+    /// check `header` (signature, model, anti-rollback, downgrade policy) before anything is
+    /// downloaded, then stream the body into the inactive slot from the installer's offset
+    /// (resuming an interrupted download where the protocol allows) and activate it. Answer
+    /// with [`Engine::handle_firmware`].
     InstallFirmware {
+        id: u64,
+        url: String,
         version: String,
-        image: Vec<u8>,
+        header: Vec<u8>,
+        image_len: u64,
     },
     /// Apply this complete configuration and persist it as the last good one (atomically).
     ApplyConfig {
@@ -286,6 +296,21 @@ pub enum Action {
         reason: String,
     },
     Report(Report),
+}
+
+/// How an [`Action::InstallFirmware`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirmwareOutcome {
+    /// Written, verified and activated (on trial): a reboot starts it.
+    Installed { version: String },
+    /// The image is the one already running.
+    AlreadyRunning { version: String },
+    /// The image was refused (signature, model, rollback, downgrade, digest).
+    Rejected(FirmwareError),
+    /// The download failed (it may resume next time).
+    FetchFailed(FetchError),
+    /// Anything else (storage, a previous update still unconfirmed).
+    Failed(String),
 }
 
 /// Who the phone is.
@@ -372,6 +397,7 @@ pub struct Engine {
     next_check: Option<Instant>,
     failures: u32,
     running: bool,
+    recovery: bool,
 }
 
 impl Engine {
@@ -397,7 +423,23 @@ impl Engine {
             next_check: None,
             failures: 0,
             running: false,
+            recovery: false,
         }
+    }
+
+    /// Recovery mode (manual 8.7.3, appendix B): the phone has no bootable image. Only DHCP
+    /// options 66 (TFTP server) and 67 (the model's image, `<model>.img` when absent) are
+    /// used; the image is installed whatever its version and nothing else is fetched.
+    pub fn recovery(id: Identity, seed: u64) -> Engine {
+        let mut e = Engine::new(id, Document::new(), seed);
+        e.recovery = true;
+        e.settings.method = Method::Dynamic;
+        e.settings.url_option_value = 0;
+        e
+    }
+
+    pub fn is_recovery(&self) -> bool {
+        self.recovery
     }
 
     pub fn settings(&self) -> &Settings {
@@ -442,6 +484,24 @@ impl Engine {
             config: u.config_url(&t),
         };
         let mut errors = Vec::new();
+        if self.recovery {
+            let lease = self.lease.clone().unwrap_or_default();
+            if let Some(server) = lease.tftp_server {
+                let fw = lease.bootfile.unwrap_or_else(|| format!("{}.img", t.model));
+                match ProvUrl::parse(&format!("tftp://{server}/{fw}")) {
+                    Ok(u) => out.push_back(Source {
+                        label: "recovery (DHCP options 66/67)".into(),
+                        firmware: Some(u.firmware_url(&t)),
+                        config: String::new(),
+                    }),
+                    Err(error) => self.error(ProvError::BadUrl {
+                        url: format!("tftp://{server}/{fw}"),
+                        error,
+                    }),
+                }
+            }
+            return out;
+        }
         match self.settings.method {
             Method::Disable => {}
             Method::Static => {
@@ -539,7 +599,7 @@ impl Engine {
         if self.running {
             return;
         }
-        if self.settings.method == Method::Disable {
+        if self.settings.method == Method::Disable && !self.recovery {
             self.report(Report::Disabled);
             return;
         }
@@ -574,7 +634,11 @@ impl Engine {
     fn next_source(&mut self, now: Instant) {
         let Some(src) = self.sources.pop_front() else {
             if self.source.is_none() {
-                let code = self.settings.url_option_value;
+                let code = if self.recovery {
+                    66
+                } else {
+                    self.settings.url_option_value
+                };
                 self.error(ProvError::NoSource(code));
             }
             self.finish(now);
@@ -602,9 +666,18 @@ impl Engine {
                 u,
                 Purpose::FirmwareHeader,
                 firmware::MAX_IMAGE,
-                Some(firmware::HEADER_LEN as u64),
+                Some(firmware::MAX_HEADER_LEN as u64),
             ),
-            None => self.fetch_config(),
+            None => self.after_firmware(now),
+        }
+    }
+
+    /// The step after the firmware: the configuration, or the end of a recovery cycle.
+    fn after_firmware(&mut self, now: Instant) {
+        if self.recovery {
+            self.finish(now);
+        } else {
+            self.fetch_config();
         }
     }
 
@@ -803,21 +876,16 @@ impl Engine {
                 if unreachable {
                     self.next_source(now);
                 } else {
-                    self.fetch_config();
+                    self.after_firmware(now);
                 }
             }
-            (Purpose::Firmware, Ok(img)) => {
-                match firmware::Header::parse(&img).and_then(|h| h.verify(&img).map(|_| h)) {
-                    Ok(h) => {
-                        self.actions.push_back(Action::InstallFirmware {
-                            version: h.version.clone(),
-                            image: img,
-                        });
-                        self.reboot = Some(format!("firmware {}", h.version));
-                    }
-                    Err(error) => self.error(ProvError::Firmware { url, error }),
-                }
-                self.fetch_config();
+            (Purpose::Firmware, Ok(_)) => {
+                // The body goes to the updater, not through here.
+                self.error(ProvError::Update {
+                    url,
+                    detail: "firmware body answered as a plain fetch".into(),
+                });
+                self.after_firmware(now);
             }
             (Purpose::Configuration, Ok(b)) => self.on_config(now, &url, &b),
             (Purpose::Configuration, Err(error)) => {
@@ -874,33 +942,72 @@ impl Engine {
         }
     }
 
-    fn on_fw_header(&mut self, _now: Instant, url: &str, b: &[u8]) {
+    /// Manual 3.5.1 step 5: "checks whether new firmware is available by checking the
+    /// firmware version" - from the header alone; the updater then checks signature,
+    /// anti-rollback and downgrade policy before the body is downloaded.
+    fn on_fw_header(&mut self, now: Instant, url: &str, b: &[u8]) {
         match firmware::Header::parse(b) {
             Ok(h) if !h.supports(self.id.model) => {
                 self.error(ProvError::Firmware {
                     url: url.to_string(),
                     error: FirmwareError::WrongModel(self.id.model),
                 });
-                self.fetch_config();
+                self.after_firmware(now);
             }
-            Ok(h) if h.version == self.id.firmware_version => {
+            Ok(h) if !self.recovery && h.version == self.id.firmware_version => {
                 self.report(Report::FirmwareUpToDate { version: h.version });
-                self.fetch_config();
+                self.after_firmware(now);
             }
-            Ok(h) => self.fetch(
-                url.to_string(),
-                Purpose::Firmware,
-                h.payload_len + firmware::HEADER_LEN as u64,
-                None,
-            ),
+            Ok(h) => {
+                let id = self.next_id;
+                self.next_id += 1;
+                self.step = Step::Waiting {
+                    id,
+                    purpose: Purpose::Firmware,
+                    url: url.to_string(),
+                };
+                self.actions.push_back(Action::InstallFirmware {
+                    id,
+                    url: url.to_string(),
+                    version: h.version.clone(),
+                    header: h.emit(),
+                    image_len: h.image_len(),
+                });
+            }
             Err(error) => {
                 self.error(ProvError::Firmware {
                     url: url.to_string(),
                     error,
                 });
-                self.fetch_config();
+                self.after_firmware(now);
             }
         }
+    }
+
+    /// The result of an [`Action::InstallFirmware`].
+    pub fn handle_firmware(&mut self, now: Instant, id: u64, outcome: FirmwareOutcome) {
+        let url = match &self.step {
+            Step::Waiting {
+                id: want,
+                purpose: Purpose::Firmware,
+                url,
+            } if *want == id => url.clone(),
+            _ => return,
+        };
+        self.step = Step::Idle;
+        match outcome {
+            FirmwareOutcome::Installed { version } => {
+                self.id.firmware_version = version.clone();
+                self.reboot = Some(format!("firmware {version}"));
+            }
+            FirmwareOutcome::AlreadyRunning { version } => {
+                self.report(Report::FirmwareUpToDate { version })
+            }
+            FirmwareOutcome::Rejected(error) => self.error(ProvError::Firmware { url, error }),
+            FirmwareOutcome::FetchFailed(error) => self.error(ProvError::Fetch { url, error }),
+            FirmwareOutcome::Failed(detail) => self.error(ProvError::Update { url, detail }),
+        }
+        self.after_firmware(now);
     }
 
     fn on_config(&mut self, now: Instant, url: &str, raw: &[u8]) {
@@ -1068,8 +1175,23 @@ pub fn scheme_of(url: &str) -> Option<Scheme> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::firmware::build_image;
     use std::collections::HashMap;
+
+    /// A signed test image.
+    fn build_image(version: &str, models: &[Model], body: &[u8]) -> Vec<u8> {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+        crate::firmware::build(
+            &key,
+            &crate::firmware::BuildSpec {
+                version,
+                models,
+                security_counter: 1,
+                build_time: 0,
+                sections: &[("rootfs", body)],
+            },
+        )
+        .unwrap()
+    }
 
     const MAC: [u8; 6] = [0x00, 0x90, 0x8f, 0x01, 0x02, 0x03];
 
@@ -1108,6 +1230,12 @@ mod tests {
                 });
                 out.push(a.clone());
                 e.handle_fetch(now, r.id, res);
+                continue;
+            }
+            if let Action::InstallFirmware { id, version, .. } = &a {
+                let (id, version) = (*id, version.clone());
+                out.push(a);
+                e.handle_firmware(now, id, FirmwareOutcome::Installed { version });
                 continue;
             }
             out.push(a);
@@ -1162,7 +1290,6 @@ mod tests {
         assert_eq!(
             fetched(&a),
             [
-                "http://10.0.0.1/fw/420HD.img",
                 "http://10.0.0.1/fw/420HD.img",
                 "http://10.0.0.1/fw/00908f010203.cfg",
                 "http://10.0.0.1/fw/sd.txt"
@@ -1257,6 +1384,72 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn recovery_mode_uses_only_66_67_and_installs_whatever_version() {
+        let id = identity(Model::Hd420, None);
+        let mut e = Engine::recovery(id.clone(), 1);
+        e.handle_lease(LeaseInfo {
+            tftp_server: Some("10.0.0.9".into()),
+            bootfile: Some("420HD_2.0.9.img".into()),
+            provisioning_url: Some("http://ignored/".into()),
+            ..LeaseInfo::default()
+        });
+        let mut files = HashMap::new();
+        // Same version as the identity claims: recovery installs it anyway.
+        files.insert(
+            "tftp://10.0.0.9/420HD_2.0.9.img".to_string(),
+            Ok(build_image("3.4.0", &[Model::Hd420], b"recovery")),
+        );
+        e.trigger(Instant::now(), Trigger::PowerUp);
+        let a = drive(&mut e, &files);
+        assert_eq!(fetched(&a), ["tftp://10.0.0.9/420HD_2.0.9.img"]);
+        assert!(a
+            .iter()
+            .any(|x| matches!(x, Action::InstallFirmware { version, .. } if version == "3.4.0")));
+        assert!(a.iter().any(|x| matches!(x, Action::Reboot { .. })));
+        assert!(!a.iter().any(|x| matches!(x, Action::ApplyConfig { .. })));
+        // No option 66: nothing to recover from, retried later.
+        let mut e = Engine::recovery(id, 1);
+        e.handle_lease(LeaseInfo::default());
+        e.trigger(Instant::now(), Trigger::PowerUp);
+        let a = drive(&mut e, &HashMap::new());
+        assert_eq!(errors(&a), [ProvError::NoSource(66)]);
+        assert!(matches!(
+            a.last(),
+            Some(Action::Report(Report::CycleDone { ok: false, .. }))
+        ));
+    }
+
+    #[test]
+    fn refused_firmware_keeps_going_with_the_configuration() {
+        let mut e = engine(Model::Hd420, "");
+        e.handle_lease(lease("http://10.0.0.1/fw/;<MAC>.cfg"));
+        e.trigger(Instant::now(), Trigger::PowerUp);
+        let now = Instant::now();
+        let Some(Action::Report(_)) = e.poll_action() else {
+            panic!("cycle start")
+        };
+        let Some(Action::Fetch(r)) = e.poll_action() else {
+            panic!("header fetch")
+        };
+        assert_eq!(r.prefix_only, Some(firmware::MAX_HEADER_LEN as u64));
+        e.handle_fetch(now, r.id, Ok(build_image("3.4.6", &[Model::Hd420], b"x")));
+        let Some(Action::InstallFirmware { id, .. }) = e.poll_action() else {
+            panic!("install")
+        };
+        e.handle_firmware(now, id, FirmwareOutcome::Rejected(FirmwareError::Signature));
+        let a = drive(&mut e, &HashMap::new());
+        assert!(matches!(
+            &errors(&a)[0],
+            ProvError::Firmware {
+                error: FirmwareError::Signature,
+                ..
+            }
+        ));
+        assert_eq!(fetched(&a)[0], "http://10.0.0.1/fw/00908f010203.cfg");
+        assert!(!a.iter().any(|x| matches!(x, Action::Reboot { .. })));
     }
 
     #[test]

@@ -247,6 +247,42 @@ impl Net {
         (events, out.status.code().unwrap_or(-1))
     }
 
+    /// The arguments of `ac-provd run --once` with the usual options plus `extra`.
+    pub fn provision_args(&self, model: &str, state: &Path, extra: &[&str]) -> Vec<String> {
+        let key = self.path("fw-pub.pem");
+        if !key.exists() {
+            let pem = ac_prov::firmware::image::verifying_key_to_pem(&fw_key().verifying_key())
+                .expect("PEM");
+            fs::write(&key, pem).expect("write key");
+        }
+        let mut a: Vec<String> = vec![
+            "run".into(),
+            "--iface".into(),
+            self.phone_if.clone(),
+            "--model".into(),
+            model.into(),
+            "--state-dir".into(),
+            state.to_str().expect("utf-8 path").into(),
+            "--once".into(),
+            "--dhcp-timeout".into(),
+            "20".into(),
+            "--fetch-timeout".into(),
+            "5".into(),
+            "--seed".into(),
+            "1".into(),
+            "--resolv-conf".into(),
+            self.etc_dir
+                .join("resolv.conf")
+                .to_str()
+                .expect("utf-8 path")
+                .into(),
+            "--trusted-key".into(),
+            key.to_str().expect("utf-8 path").into(),
+        ];
+        a.extend(extra.iter().map(|x| x.to_string()));
+        a
+    }
+
     /// `ac-provd run --once` with the usual arguments plus `extra`.
     pub fn provision(
         &self,
@@ -254,29 +290,22 @@ impl Net {
         state: &Path,
         extra: &[&str],
     ) -> (Vec<serde_json::Value>, i32) {
-        let st = state.to_str().expect("utf-8 path").to_string();
-        let rc = self.etc_dir.join("resolv.conf");
-        let rc = rc.to_str().expect("utf-8 path").to_string();
-        let mut a = vec![
-            "run",
-            "--iface",
-            &self.phone_if,
-            "--model",
-            model,
-            "--state-dir",
-            &st,
-            "--once",
-            "--dhcp-timeout",
-            "20",
-            "--fetch-timeout",
-            "5",
-            "--seed",
-            "1",
-            "--resolv-conf",
-            &rc,
-        ];
-        a.extend_from_slice(extra);
+        let a = self.provision_args(model, state, extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
         self.provd(&a)
+    }
+
+    /// Starts `ac-provd` in the phone namespace with its stdout piped (the caller reads the
+    /// events and may kill it: `ip netns exec` execs the program, so the child is ac-provd).
+    #[allow(dead_code)]
+    pub fn spawn_provd(&self, args: &[String]) -> std::process::Child {
+        Command::new("ip")
+            .args(["netns", "exec", &self.phone_ns, &provd_bin()])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn ac-provd")
     }
 
     pub fn server_log(&self, name: &str) -> String {
@@ -320,6 +349,27 @@ impl Drop for Net {
         }
         let _ = fs::remove_dir_all(&self.etc_dir);
     }
+}
+
+/// The vendor key the test images are signed with.
+pub fn fw_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[0x42; 32])
+}
+
+/// A signed image for 420HD and 440HD with one `rootfs` section of `body`.
+#[allow(dead_code)]
+pub fn signed_image(version: &str, counter: u32, body: &[u8]) -> Vec<u8> {
+    ac_prov::firmware::build(
+        &fw_key(),
+        &ac_prov::firmware::BuildSpec {
+            version,
+            models: &[ac_cfg::Model::Hd420, ac_cfg::Model::Hd440],
+            security_counter: counter,
+            build_time: 1_790_000_000,
+            sections: &[("rootfs", body)],
+        },
+    )
+    .expect("build image")
 }
 
 /// The `ac-provd` program: cargo's path in tests, `AC_PROVD` elsewhere (the benches).
