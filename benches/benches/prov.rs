@@ -12,7 +12,6 @@ mod common;
 use std::fs;
 use std::time::Duration;
 
-use ac_cfg::Model;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn provd_release() -> String {
@@ -35,7 +34,7 @@ fn linkup_to_config(c: &mut Criterion) {
     fs::create_dir_all(&root).unwrap();
     fs::write(
         root.join("420HD.img"),
-        ac_prov::firmware::build_image("3.4.6", &[Model::Hd420], &[0u8; 1024]),
+        common::signed_image("3.4.6", 1, &[0u8; 1024]),
     )
     .unwrap();
     fs::write(

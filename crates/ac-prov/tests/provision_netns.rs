@@ -7,8 +7,6 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use ac_cfg::Model;
-use ac_prov::firmware::build_image;
 use common::*;
 
 const MAC: &str = "00908f112233";
@@ -21,7 +19,7 @@ fn write(p: &Path, data: &[u8]) {
 }
 
 fn image(version: &str) -> Vec<u8> {
-    build_image(version, &[Model::Hd420, Model::Hd440], &vec![0xA5; 200_000])
+    signed_image(version, 1, &vec![0xA5; 200_000])
 }
 
 /// Common assertions of a successful cycle.
@@ -32,14 +30,17 @@ fn assert_provisioned(ev: &[serde_json::Value], code: i32, state: &Path, fw: boo
     assert_eq!(applied.len(), 1, "{}", dump(ev));
     let cfg = fs::read_to_string(state.join("current.cfg")).unwrap();
     assert!(cfg.contains("network/lan_type=STATIC"), "{cfg}");
-    let handed = events(ev, "firmware_handed_over");
+    let installed = events(ev, "firmware_installed");
     if fw {
-        assert_eq!(handed.len(), 1, "{}", dump(ev));
-        assert_eq!(handed[0]["version"], "3.4.6");
-        let img = fs::read(state.join("firmware/pending.img")).unwrap();
-        assert_eq!(img, image("3.4.6"));
+        assert_eq!(installed.len(), 1, "{}", dump(ev));
+        assert_eq!(installed[0]["version"], "3.4.6");
+        // Streamed into the inactive slot B, verified, activated on trial.
+        let want = image("3.4.6");
+        let mut img = fs::read(state.join("slots/slot-b.img")).unwrap();
+        img.truncate(want.len());
+        assert_eq!(img, want);
     } else {
-        assert!(handed.is_empty());
+        assert!(installed.is_empty());
     }
 }
 
@@ -92,10 +93,15 @@ fn tftp_option_160_then_up_to_date() {
     // the header, nothing applied.
     let (ev, code) = net.provision("420HD", &state, &["--firmware-version", "3.4.6"]);
     assert_eq!(code, 0, "{}", dump(&ev));
-    assert!(events(&ev, "firmware_handed_over").is_empty());
+    assert!(events(&ev, "firmware_offered").is_empty());
     assert!(events(&ev, "config_applied").is_empty());
     let fetched: Vec<&serde_json::Value> = events(&ev, "fetched");
-    assert_eq!(fetched[0]["bytes"], 128, "only the header: {}", dump(&ev));
+    assert_eq!(
+        fetched[0]["bytes"],
+        ac_prov::firmware::MAX_HEADER_LEN,
+        "only the header: {}",
+        dump(&ev)
+    );
 }
 
 #[test]
@@ -519,7 +525,7 @@ fn negative_cases_keep_the_last_good_state() {
             dump(&ev)
         );
         assert_eq!(fs::read(state.join("current.cfg")).unwrap(), good, "{name}");
-        assert!(!state.join("firmware/pending.img").exists(), "{name}");
+        assert!(events(&ev, "firmware_installed").is_empty(), "{name}");
         if name == "truncated" {
             assert!(
                 events(&ev, "fetch_failed")
@@ -603,14 +609,18 @@ fn option_160_forms_over_http() {
             .map(|e| e["url"].as_str().unwrap().to_string())
             .collect();
         let base = format!("http://{ip}:8080");
+        // The header is read first (a ranged GET), then the image body streams into the slot
+        // (`firmware_offered` names the same URL), then the configuration file.
         assert_eq!(
             urls,
-            [
-                format!("{base}{fw}"),
-                format!("{base}{fw}"),
-                format!("{base}{cfg}")
-            ],
+            [format!("{base}{fw}"), format!("{base}{cfg}")],
             "{url}"
         );
+        assert_eq!(
+            events(&ev, "firmware_offered")[0]["url"],
+            format!("{base}{fw}"),
+            "{url}"
+        );
+        assert_eq!(events(&ev, "firmware_installed").len(), 1, "{url}");
     }
 }

@@ -4,8 +4,10 @@
 //! or more provisioning cycles, and prints one JSON object per event on stdout.
 //!
 //! State directory layout: `current.cfg` (last good configuration, replaced atomically),
-//! `files/` (speed dial, ring tones, music on hold, CA certificates), `firmware/pending.img`
-//! (hand-over to the firmware updater).
+//! `files/` (speed dial, ring tones, music on hold, CA certificates), `slots/` (the A/B
+//! firmware slots and boot state, [`ac_prov::firmware::FileSlots`], unless `--slots` puts them
+//! elsewhere). Firmware is installed into the inactive slot and activated on trial; the
+//! bootloader side is `ac-imgtool slots boot` / `mark-good`.
 
 use std::fs;
 use std::net::Ipv4Addr;
@@ -15,8 +17,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ac_cfg::{crypto, fsutil, Document, Model};
 use ac_prov::dhcp::{ClientConfig, DhcpClient, Event, Lease, LeaseInfo};
-use ac_prov::driver::{dhcp_socket, run_dhcp, Fetcher, TlsMaterial};
-use ac_prov::engine::{Action, Engine, FileKind, Identity, Report, Trigger};
+use ac_prov::driver::{
+    dhcp_socket, install_firmware, run_dhcp, Fetcher, InstallProgress, TlsMaterial,
+};
+use ac_prov::engine::{Action, Engine, FileKind, FirmwareOutcome, Identity, Report, Trigger};
+use ac_prov::firmware::slots::{BootState, SlotInfo};
+use ac_prov::firmware::{FileSlots, Keyring, Policy, Slot, SlotState, SlotStore};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -50,6 +56,8 @@ struct Common {
     seed: Option<u64>,
 }
 
+// Parsed once at start-up; the size of the `Run` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Obtain a DHCP lease, print it and exit (the address is not configured).
@@ -72,9 +80,27 @@ enum Cmd {
         /// State directory.
         #[arg(long)]
         state_dir: PathBuf,
-        /// Running firmware version (compared with the image header).
+        /// Running firmware version (compared with the image header) when the slots have no
+        /// boot state yet; otherwise the active slot's version is used.
         #[arg(long, default_value = "0.0.0")]
         firmware_version: String,
+        /// Firmware slots directory (default: STATE_DIR/slots).
+        #[arg(long)]
+        slots: Option<PathBuf>,
+        /// Capacity of each firmware slot, bytes.
+        #[arg(long, default_value_t = 64 << 20)]
+        slot_size: u64,
+        /// Public key(s) trusted to sign firmware (PEM, `openssl pkey -pubout`).
+        #[arg(long)]
+        trusted_key: Vec<PathBuf>,
+        /// Accept firmware older than the running version (the security counter still
+        /// applies).
+        #[arg(long)]
+        allow_downgrade: bool,
+        /// Recovery mode (manual 8.7.3): only DHCP options 66/67, install the image whatever
+        /// its version, fetch nothing else.
+        #[arg(long)]
+        recovery: bool,
         /// Passphrase of encrypted configuration files (.cfx / ACFX-GCM).
         #[arg(long, env = "AC_CFG_PASSPHRASE")]
         passphrase: Option<String>,
@@ -301,6 +327,11 @@ fn main() -> ExitCode {
             common,
             state_dir,
             firmware_version,
+            slots,
+            slot_size,
+            trusted_key,
+            allow_downgrade,
+            recovery,
             passphrase,
             ca,
             client_cert,
@@ -360,13 +391,51 @@ fn main() -> ExitCode {
                 }
                 let fetcher = Fetcher::new(&tls, Duration::from_secs(fetch_timeout))
                     .map_err(|e| e.to_string())?;
+                let mut keyring = Keyring::new();
+                for p in &trusted_key {
+                    let pem = fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                    keyring
+                        .add_pem(&pem)
+                        .map_err(|e| format!("{}: {e}", p.display()))?;
+                }
+                let slots_dir = slots.unwrap_or_else(|| state_dir.join("slots"));
+                let mut store = FileSlots::open(&slots_dir, slot_size)
+                    .map_err(|e| format!("{}: {e}", slots_dir.display()))?;
+                let running = match store.load_state().map_err(|e| e.to_string())? {
+                    Some(st) => st.slot(st.active).version.clone(),
+                    None => {
+                        // First use on a host: the running image is outside the slots; record
+                        // its version as slot A so updates go to B.
+                        let st = BootState::initial(
+                            Slot::A,
+                            SlotInfo {
+                                state: SlotState::Good,
+                                version: firmware_version.clone(),
+                                ..SlotInfo::empty()
+                            },
+                        );
+                        if !recovery {
+                            store.commit_state(&st).map_err(|e| e.to_string())?;
+                        }
+                        firmware_version.clone()
+                    }
+                };
+                let policy = Policy {
+                    allow_downgrade: allow_downgrade || recovery,
+                    ..Policy::new(model)
+                };
                 let id = Identity {
                     model,
                     mac,
-                    firmware_version,
+                    firmware_version: running,
                     keys: passphrase.map(crypto::Keys::passphrase),
                 };
-                let mut engine = Engine::new(id, current, common.seed.unwrap_or(7));
+                let seed = common.seed.unwrap_or(7);
+                let mut engine = if recovery {
+                    Engine::recovery(id, seed)
+                } else {
+                    Engine::new(id, current, seed)
+                };
                 engine.handle_lease(lease.info.clone());
                 engine.trigger(Instant::now(), Trigger::PowerUp);
                 loop {
@@ -424,15 +493,61 @@ fn main() -> ExitCode {
                                 json!({"event": "file_stored", "kind": format!("{kind:?}"), "path": p.display().to_string(), "bytes": data.len()}),
                             );
                         }
-                        Action::InstallFirmware { version, image } => {
-                            let d = state_dir.join("firmware");
-                            fs::create_dir_all(&d).map_err(|e| e.to_string())?;
-                            fsutil::atomic_write(&d.join("pending.img"), &image)
-                                .map_err(|e| e.to_string())?;
+                        Action::InstallFirmware {
+                            id,
+                            url,
+                            version,
+                            header,
+                            image_len,
+                        } => {
                             emit(
                                 start,
-                                json!({"event": "firmware_handed_over", "version": version, "bytes": image.len()}),
+                                json!({"event": "firmware_offered", "url": url, "version": version, "bytes": image_len}),
                             );
+                            if recovery {
+                                // No slot boots: start the boot state afresh (keeping the
+                                // anti-rollback floor); the image goes to slot B and becomes
+                                // active once verified.
+                                let min = store
+                                    .load_state()
+                                    .ok()
+                                    .flatten()
+                                    .map_or(0, |s| s.min_counter);
+                                let mut st = BootState::initial(Slot::A, SlotInfo::empty());
+                                st.min_counter = min;
+                                store.commit_state(&st).map_err(|e| e.to_string())?;
+                            }
+                            let mut on_progress = |p: InstallProgress| match p {
+                                InstallProgress::Started { slot, from, total } => emit(
+                                    start,
+                                    json!({"event": "firmware_download", "slot": slot.to_string(), "from": from, "total": total}),
+                                ),
+                                InstallProgress::Written { written } => emit(
+                                    start,
+                                    json!({"event": "firmware_progress", "written": written}),
+                                ),
+                            };
+                            let out = install_firmware(
+                                &fetcher,
+                                &mut store,
+                                &keyring,
+                                &policy,
+                                &url,
+                                &header,
+                                &mut on_progress,
+                            );
+                            match &out {
+                                FirmwareOutcome::Installed { version } => emit(
+                                    start,
+                                    json!({"event": "firmware_installed", "version": version}),
+                                ),
+                                FirmwareOutcome::AlreadyRunning { version } => emit(
+                                    start,
+                                    json!({"event": "firmware_up_to_date", "version": version}),
+                                ),
+                                _ => {}
+                            }
+                            engine.handle_firmware(Instant::now(), id, out);
                         }
                         Action::Reboot { reason } => {
                             emit(start, json!({"event": "reboot", "reason": reason}))
