@@ -5,6 +5,9 @@ use std::net::Ipv4Addr;
 
 use ac_prov::dhcp::options::{dns_names, encode_dns_names, LeaseInfo};
 use ac_prov::dhcp::{Message, Packet};
+use ac_prov::firmware::image::{Section, FIXED_LEN, MAX_SECTIONS, SECTION_LEN, SIG_LEN};
+use ac_prov::firmware::slots::SlotInfo;
+use ac_prov::firmware::{BootState, Header, Slot, SlotState};
 use ac_prov::tftp;
 use ac_prov::url::ProvUrl;
 use proptest::prelude::*;
@@ -51,8 +54,155 @@ fn message() -> impl Strategy<Value = Message> {
         )
 }
 
+/// A structurally valid firmware header: unique section names, contiguous sections starting
+/// right after the header and its signature.
+fn fw_header() -> impl Strategy<Value = Header> {
+    (
+        1u8..=0x1f,
+        "[!-~]{1,32}",
+        any::<u32>(),
+        any::<[u8; 8]>(),
+        any::<u64>(),
+        proptest::collection::btree_map(
+            "[!-~]{1,16}",
+            (0u64..1 << 24, any::<[u8; 32]>()),
+            1..=MAX_SECTIONS,
+        ),
+        proptest::collection::vec(any::<u8>(), SIG_LEN),
+    )
+        .prop_map(
+            |(models, version, security_counter, key_id, build_time, secs, sig)| {
+                let mut offset = (FIXED_LEN + secs.len() * SECTION_LEN + SIG_LEN) as u64;
+                let sections = secs
+                    .into_iter()
+                    .map(|(name, (size, sha256))| {
+                        let s = Section {
+                            name,
+                            offset,
+                            size,
+                            sha256,
+                        };
+                        offset += size;
+                        s
+                    })
+                    .collect();
+                let mut signature = [0u8; 64];
+                signature.copy_from_slice(&sig);
+                Header {
+                    models,
+                    version,
+                    security_counter,
+                    key_id,
+                    build_time,
+                    sections,
+                    signature,
+                }
+            },
+        )
+}
+
+fn slot_info() -> impl Strategy<Value = SlotInfo> {
+    (
+        prop_oneof![
+            Just(SlotState::Empty),
+            Just(SlotState::Writing),
+            Just(SlotState::Installed),
+            Just(SlotState::Good),
+            Just(SlotState::Bad),
+        ],
+        "[!-~]{0,32}",
+        any::<u32>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(
+            |(state, version, security_counter, image_len, resume_offset, header_digest)| {
+                SlotInfo {
+                    state,
+                    version,
+                    security_counter,
+                    image_len,
+                    resume_offset,
+                    header_digest,
+                }
+            },
+        )
+}
+
+fn boot_state() -> impl Strategy<Value = BootState> {
+    (
+        any::<u64>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u32>(),
+        slot_info(),
+        slot_info(),
+    )
+        .prop_map(
+            |(seq, b, trial, boot_count, max_tries, min_counter, a, bb)| BootState {
+                seq,
+                active: if b { Slot::B } else { Slot::A },
+                trial,
+                boot_count,
+                max_tries,
+                min_counter,
+                slots: [a, bb],
+            },
+        )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn firmware_headers_round_trip(h in fw_header()) {
+        let wire = h.emit();
+        prop_assert_eq!(wire.len(), h.len());
+        let back = Header::parse(&wire).unwrap();
+        prop_assert_eq!(back.emit(), wire);
+        prop_assert_eq!(back, h);
+    }
+
+    /// Any single flipped byte of a header is refused by the parser or changes the decoded
+    /// header (so the signature, which covers every byte, no longer matches).
+    #[test]
+    fn firmware_header_bytes_all_matter(h in fw_header(), at in any::<prop::sample::Index>(), x in 1u8..=255) {
+        let mut wire = h.emit();
+        let i = at.index(wire.len());
+        wire[i] ^= x;
+        if let Ok(back) = Header::parse(&wire) {
+            prop_assert_ne!(back, h);
+        }
+    }
+
+    #[test]
+    fn firmware_header_arbitrary(b in proptest::collection::vec(any::<u8>(), 0..1300)) {
+        if let Ok(h) = Header::parse(&b) {
+            let wire = h.emit();
+            prop_assert_eq!(&b[..wire.len()], &wire[..]);
+        }
+    }
+
+    #[test]
+    fn boot_state_round_trips(s in boot_state()) {
+        let rec = s.encode();
+        let back = BootState::decode(&rec).unwrap();
+        prop_assert_eq!(back.encode(), rec);
+        prop_assert_eq!(back, s);
+    }
+
+    /// A torn or bit-flipped record never decodes (the SHA-256 trailer).
+    #[test]
+    fn boot_state_corruption_is_detected(s in boot_state(), at in any::<prop::sample::Index>(), x in 1u8..=255) {
+        let mut rec = s.encode();
+        let i = at.index(rec.len());
+        rec[i] ^= x;
+        prop_assert!(BootState::decode(&rec).is_err());
+    }
+
 
     #[test]
     fn dhcp_message_round_trips(m in message()) {

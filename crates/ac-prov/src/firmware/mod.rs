@@ -13,7 +13,7 @@ pub mod install;
 pub mod slots;
 
 pub use image::{
-    build, compare_versions, verify_image, BuildSpec, FirmwareError, Header, Keyring,
+    build, compare_versions, verify_image, BodyVerifier, BuildSpec, FirmwareError, Header, Keyring,
     MAX_HEADER_LEN, MAX_IMAGE,
 };
 pub use install::{install_factory, Installer, Policy, UpdateError};
