@@ -1,5 +1,16 @@
-//! `ac-sip`: SIP message layer, transports, transactions, dialogs and the SIPE (Microsoft) extensions.
+//! `ac-sip`: the SIP stack of the phone.
 //!
-//! This crate is a placeholder in the workspace layout of the design card; it has no
-//! functionality yet. See the crate README for the issue that fills it in.
+//! * [`msg`]: messages (RFC 3261 sections 7, 20, 25), a checked zero-copy view, typed header
+//!   values, canonical emit, stream framing, and an owned builder for outgoing messages.
+//! * [`uri`]: SIP/SIPS (RFC 3261 19.1) and tel (RFC 3966) URIs.
+//! * [`auth`]: Digest authentication (RFC 2617, RFC 7616 / RFC 8760 SHA-256).
 #![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod error;
+mod lex;
+pub mod msg;
+pub mod uri;
+
+pub use error::{ParseError, Result};
+pub use msg::{Message, MessageBuf};
