@@ -3,13 +3,16 @@
 //! * [`msg`]: messages (RFC 3261 sections 7, 20, 25), a checked zero-copy view, typed header
 //!   values, canonical emit, stream framing, and an owned builder for outgoing messages.
 //! * [`uri`]: SIP/SIPS (RFC 3261 19.1) and tel (RFC 3966) URIs.
+//! * [`transaction`]: the four transaction state machines of RFC 3261 section 17 (with RFC
+//!   6026), sans-IO.
 //! * [`auth`]: Digest authentication (RFC 2617, RFC 7616 / RFC 8760 SHA-256).
 #![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod error;
-mod lex;
+pub(crate) mod lex;
 pub mod msg;
+pub mod transaction;
 pub mod uri;
 
 pub use error::{ParseError, Result};
