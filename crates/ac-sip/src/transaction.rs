@@ -739,7 +739,7 @@ impl Transactions {
                 }
                 true
             }
-            (true, ClientState::Accepted) => code >= 200 && code < 300,
+            (true, ClientState::Accepted) => (200..300).contains(&code),
             (true, ClientState::Completed) => {
                 // A retransmitted final: ACK again, not passed up (17.1.1.2).
                 if code >= 300 {
