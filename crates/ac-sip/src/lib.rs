@@ -5,6 +5,7 @@
 //! * [`uri`]: SIP/SIPS (RFC 3261 19.1) and tel (RFC 3966) URIs.
 //! * [`transaction`]: the four transaction state machines of RFC 3261 section 17 (with RFC
 //!   6026), sans-IO.
+//! * [`register`]: the registration client (RFC 3261 section 10), sans-IO.
 //! * [`auth`]: Digest authentication (RFC 2617, RFC 7616 / RFC 8760 SHA-256).
 #![forbid(unsafe_code)]
 
@@ -12,6 +13,7 @@ pub mod auth;
 pub mod error;
 pub(crate) mod lex;
 pub mod msg;
+pub mod register;
 pub mod transaction;
 pub mod uri;
 

@@ -11,7 +11,8 @@
 //! Accepted) and M (INVITE client Accepted). A 2xx to an INVITE over an unreliable transport
 //! is retransmitted until its ACK arrives, as RFC 3261 section 13.3.1.4 asks of the UAS core.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -232,6 +233,10 @@ pub struct Transactions {
     server_index: HashMap<ServerKey, TxId>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<TxEvent>,
+    /// Deadlines of every transaction (stale entries are skipped when they come due).
+    heap: BinaryHeap<Reverse<(Instant, TxId)>>,
+    /// Transactions touched since the last reap (only they can have terminated).
+    touched: Vec<TxId>,
 }
 
 fn later(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
@@ -368,7 +373,28 @@ impl Transactions {
             server_index: HashMap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            heap: BinaryHeap::new(),
+            touched: Vec::new(),
         }
+    }
+
+    /// Records that `id` changed: its next deadline goes on the heap and it is checked for
+    /// termination at the next reap.
+    fn touch(&mut self, id: TxId) {
+        let next = if let Some(c) = self.clients.get(&id) {
+            later(later(c.retrans_at, c.timeout_at), c.end_at)
+        } else if let Some(s) = self.servers.get(&id) {
+            later(
+                later(later(s.trying_at, s.retrans_at), s.timeout_at),
+                s.end_at,
+            )
+        } else {
+            None
+        };
+        if let Some(t) = next {
+            self.heap.push(Reverse((t, id)));
+        }
+        self.touched.push(id);
     }
 
     pub fn timers(&self) -> Timers {
@@ -445,6 +471,7 @@ impl Transactions {
             },
         );
         self.client_index.insert(key, id);
+        self.touch(id);
         self.send(transport, dest, request);
         Ok(id)
     }
@@ -493,6 +520,7 @@ impl Transactions {
         s.last_response = Some(response.clone());
         let (transport, dest) = (s.transport, s.reply_to);
         self.send(transport, dest, response);
+        self.touch(tx);
         self.reap(now);
         Ok(())
     }
@@ -554,10 +582,11 @@ impl Transactions {
         };
         let method = m.method().unwrap_or(Method::Options);
         let t = self.timers;
-        if let Some(s) = self
+        if let Some((id, s)) = self
             .server_index
             .get(&key)
-            .and_then(|id| self.servers.get_mut(id))
+            .copied()
+            .and_then(|id| self.servers.get_mut(&id).map(|s| (id, s)))
         {
             if method == Method::Ack {
                 // 17.2.1: ACK in Completed -> Confirmed, timer I.
@@ -570,6 +599,7 @@ impl Transactions {
                     } else {
                         now + t.t4
                     });
+                    self.touch(id);
                 }
                 return;
             }
@@ -642,6 +672,7 @@ impl Transactions {
             },
         );
         self.server_index.insert(key.clone(), id);
+        self.touch(id);
         if method == Method::Cancel {
             // RFC 3261 9.2: find the INVITE server transaction the CANCEL names.
             let invite_key = match &key {
@@ -768,6 +799,7 @@ impl Transactions {
             }
             (false, _) => false,
         };
+        self.touch(id);
         if pass {
             self.events.push_back(TxEvent::Response {
                 tx: id,
@@ -792,114 +824,140 @@ impl Transactions {
                 c.state = ClientState::Terminated;
             }
             self.events.push_back(TxEvent::TransportError { tx: id });
+            self.touch(id);
         }
         self.reap(now);
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        let t = self.timers;
-        let mut sends = Vec::new();
-        let mut events = Vec::new();
-        for (&id, c) in self.clients.iter_mut() {
-            if due(c.timeout_at, now)
-                && matches!(c.state, ClientState::Calling | ClientState::Proceeding)
-            {
-                c.state = ClientState::Terminated;
-                events.push(TxEvent::Timeout { tx: id });
-                continue;
+        let mut due_ids = HashSet::new();
+        while let Some(Reverse((t, id))) = self.heap.peek().copied() {
+            if t > now {
+                break;
             }
-            if due(c.retrans_at, now)
-                && matches!(c.state, ClientState::Calling | ClientState::Proceeding)
-            {
-                sends.push((c.transport, c.dest, c.request.clone()));
-                // Timer A doubles without bound; timer E doubles up to T2 (17.1.1.2, 17.1.2.2).
-                c.interval = if c.invite {
-                    c.interval * 2
-                } else {
-                    (c.interval * 2).min(t.t2)
-                };
-                if c.state == ClientState::Proceeding && !c.invite {
-                    c.interval = t.t2;
-                }
-                c.retrans_at = Some(now + c.interval);
-            }
-            if due(c.end_at, now) {
-                c.state = ClientState::Terminated;
-            }
+            self.heap.pop();
+            due_ids.insert(id);
         }
-        for (&id, s) in self.servers.iter_mut() {
-            if due(s.trying_at, now) {
-                s.trying_at = None;
-                // 17.2.1: the transaction sends 100 Trying itself when the TU is slow.
-                if s.state == ServerState::Proceeding && s.last_response.is_none() {
-                    if let Some(r) = s.trying.take() {
-                        s.last_response = Some(r.clone());
-                        sends.push((s.transport, s.reply_to, r));
-                    }
-                }
+        let mut ids: Vec<TxId> = due_ids.into_iter().collect();
+        ids.sort();
+        for id in ids {
+            if self.clients.contains_key(&id) {
+                self.client_timer(id, now);
+            } else if self.servers.contains_key(&id) {
+                self.server_timer(id, now);
             }
-            if due(s.retrans_at, now) {
-                if let Some(r) = s.last_response.clone() {
-                    sends.push((s.transport, s.reply_to, r));
-                }
-                s.interval = (s.interval * 2).min(t.t2);
-                s.retrans_at = Some(now + s.interval);
-            }
-            if due(s.timeout_at, now) {
-                match s.state {
-                    ServerState::Completed => {
-                        // Timer H: no ACK.
-                        s.state = ServerState::Terminated;
-                        events.push(TxEvent::Timeout { tx: id });
-                    }
-                    ServerState::Accepted => {
-                        // Timer L; no ACK seen while retransmitting the 2xx -> AckTimeout.
-                        if s.retrans_at.is_some() {
-                            events.push(TxEvent::AckTimeout { tx: id });
-                        }
-                        s.state = ServerState::Terminated;
-                    }
-                    _ => {}
-                }
-                s.timeout_at = None;
-            }
-            if due(s.end_at, now) {
-                s.state = ServerState::Terminated;
-            }
+            self.touch(id);
         }
-        for (tr, dest, data) in sends {
-            if !data.is_empty() {
-                self.send(tr, dest, data);
-            }
-        }
-        self.events.extend(events);
         self.reap(now);
+    }
+
+    fn client_timer(&mut self, id: TxId, now: Instant) {
+        let t = self.timers;
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let active = matches!(c.state, ClientState::Calling | ClientState::Proceeding);
+        if due(c.timeout_at, now) && active {
+            c.state = ClientState::Terminated;
+            self.events.push_back(TxEvent::Timeout { tx: id });
+            return;
+        }
+        let mut resend = None;
+        if due(c.retrans_at, now) && active {
+            resend = Some((c.transport, c.dest, c.request.clone()));
+            // Timer A doubles without bound; timer E doubles up to T2, and is T2 in
+            // Proceeding (17.1.1.2, 17.1.2.2).
+            c.interval = if c.invite {
+                c.interval * 2
+            } else if c.state == ClientState::Proceeding {
+                t.t2
+            } else {
+                (c.interval * 2).min(t.t2)
+            };
+            c.retrans_at = Some(now + c.interval);
+        }
+        if due(c.end_at, now) {
+            c.state = ClientState::Terminated;
+        }
+        if let Some((tr, dest, data)) = resend {
+            self.send(tr, dest, data);
+        }
+    }
+
+    fn server_timer(&mut self, id: TxId, now: Instant) {
+        let t = self.timers;
+        let Some(s) = self.servers.get_mut(&id) else {
+            return;
+        };
+        let mut sends = Vec::new();
+        if due(s.trying_at, now) {
+            s.trying_at = None;
+            // 17.2.1: the transaction sends 100 Trying itself when the TU is slow.
+            if s.state == ServerState::Proceeding && s.last_response.is_none() {
+                if let Some(r) = s.trying.take() {
+                    s.last_response = Some(r.clone());
+                    sends.push(r);
+                }
+            }
+        }
+        if due(s.retrans_at, now) {
+            if let Some(r) = s.last_response.clone() {
+                sends.push(r);
+            }
+            s.interval = (s.interval * 2).min(t.t2);
+            s.retrans_at = Some(now + s.interval);
+        }
+        if due(s.timeout_at, now) {
+            match s.state {
+                ServerState::Completed => {
+                    // Timer H: no ACK.
+                    s.state = ServerState::Terminated;
+                    self.events.push_back(TxEvent::Timeout { tx: id });
+                }
+                ServerState::Accepted => {
+                    // Timer L; no ACK seen while retransmitting the 2xx -> AckTimeout.
+                    if s.retrans_at.is_some() {
+                        self.events.push_back(TxEvent::AckTimeout { tx: id });
+                    }
+                    s.state = ServerState::Terminated;
+                }
+                _ => {}
+            }
+            s.timeout_at = None;
+        }
+        if due(s.end_at, now) {
+            s.state = ServerState::Terminated;
+        }
+        let (tr, dest) = (s.transport, s.reply_to);
+        for r in sends {
+            self.send(tr, dest, r);
+        }
     }
 
     /// Removes terminated transactions (with a Terminated event).
     fn reap(&mut self, _now: Instant) {
-        let done: Vec<TxId> = self
-            .clients
-            .iter()
-            .filter(|(_, c)| c.state == ClientState::Terminated)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in done {
-            if let Some(c) = self.clients.remove(&id) {
-                self.client_index.remove(&c.key);
-                self.events.push_back(TxEvent::Terminated { tx: id });
-            }
-        }
-        let done: Vec<TxId> = self
-            .servers
-            .iter()
-            .filter(|(_, s)| s.state == ServerState::Terminated)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in done {
-            if let Some(s) = self.servers.remove(&id) {
-                self.server_index.remove(&s.key);
-                self.events.push_back(TxEvent::Terminated { tx: id });
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort();
+        touched.dedup();
+        for id in touched {
+            if self
+                .clients
+                .get(&id)
+                .is_some_and(|c| c.state == ClientState::Terminated)
+            {
+                if let Some(c) = self.clients.remove(&id) {
+                    self.client_index.remove(&c.key);
+                    self.events.push_back(TxEvent::Terminated { tx: id });
+                }
+            } else if self
+                .servers
+                .get(&id)
+                .is_some_and(|s| s.state == ServerState::Terminated)
+            {
+                if let Some(s) = self.servers.remove(&id) {
+                    self.server_index.remove(&s.key);
+                    self.events.push_back(TxEvent::Terminated { tx: id });
+                }
             }
         }
     }
@@ -914,19 +972,7 @@ impl Transactions {
 
     /// The next instant [`Transactions::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t = None;
-        for c in self.clients.values() {
-            t = later(t, c.retrans_at);
-            t = later(t, c.timeout_at);
-            t = later(t, c.end_at);
-        }
-        for s in self.servers.values() {
-            t = later(t, s.trying_at);
-            t = later(t, s.retrans_at);
-            t = later(t, s.timeout_at);
-            t = later(t, s.end_at);
-        }
-        t
+        self.heap.peek().map(|Reverse((t, _))| *t)
     }
 
     pub fn client_state(&self, tx: TxId) -> Option<ClientState> {
