@@ -395,7 +395,7 @@ impl Registration {
             _ => {
                 if let Some(Ok(ra)) = m
                     .first(HeaderName::RetryAfter)
-                    .map(|v| crate::msg::TokenParams::parse(v))
+                    .map(crate::msg::TokenParams::parse)
                 {
                     if let Some(s) = crate::lex::decimal::<u64>(ra.value) {
                         self.cfg.retry_after = Duration::from_secs(s.clamp(1, 3600));
