@@ -6,15 +6,21 @@
 //! * [`transaction`]: the four transaction state machines of RFC 3261 section 17 (with RFC
 //!   6026), sans-IO.
 //! * [`register`]: the registration client (RFC 3261 section 10), sans-IO.
+//! * [`uas`]: the request checks of RFC 3261 section 8.2 (405/501, 416, 420, 415, 505).
+//! * `driver` (feature `driver`, default): UDP, TCP and TLS (rustls) transports on std
+//!   threads and crossbeam channels.
 //! * [`auth`]: Digest authentication (RFC 2617, RFC 7616 / RFC 8760 SHA-256).
 #![forbid(unsafe_code)]
 
 pub mod auth;
+#[cfg(feature = "driver")]
+pub mod driver;
 pub mod error;
 pub(crate) mod lex;
 pub mod msg;
 pub mod register;
 pub mod transaction;
+pub mod uas;
 pub mod uri;
 
 pub use error::{ParseError, Result};

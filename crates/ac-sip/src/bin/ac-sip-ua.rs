@@ -1,0 +1,513 @@
+//! `ac-sip-ua`: the SIP stack on real sockets, for tests against kamailio and sipp and for
+//! trying a registrar by hand. Prints one JSON object per event on stdout.
+//!
+//! ```text
+//! ac-sip-ua register --proxy 127.0.0.1:5060 --transport udp --aor sip:alice@example.com \
+//!     --user alice --password secret [--expires 60] [--unregister]
+//! ac-sip-ua serve --udp 127.0.0.1:5070 [--tcp ...] [--duration 30] [--invite-code 200]
+//! ```
+//! Exit codes: 0 success, 1 the registrar refused or did not answer, 2 usage or set-up error.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use ac_sip::driver::{seed, Incoming, TlsSettings, TransportConfig, Transports};
+use ac_sip::msg::{response_to, HeaderName, Message, Method};
+use ac_sip::register::{RegEvent, Registration, RegistrationConfig};
+use ac_sip::transaction::{Timers, Transactions, Transport, TxEvent, TxId};
+use ac_sip::uas::{precheck, UasPolicy};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(version, about = "SIP user agent of the ac-phone stack")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args, Clone)]
+struct Net {
+    /// UDP listen address.
+    #[arg(long)]
+    udp: Option<SocketAddr>,
+    /// TCP listen address.
+    #[arg(long)]
+    tcp: Option<SocketAddr>,
+    /// TLS listen address (needs --cert/--key).
+    #[arg(long)]
+    tls: Option<SocketAddr>,
+    /// Trusted CA certificates (PEM), repeatable.
+    #[arg(long)]
+    ca: Vec<PathBuf>,
+    /// Our certificate chain (PEM): client certificate, or server certificate with --tls.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Name to verify in the server's certificate (default: its IP address).
+    #[arg(long)]
+    tls_name: Option<String>,
+    /// `voip/signalling/sip/tls_method`.
+    #[arg(long, default_value = "ssl_2_3")]
+    tls_method: String,
+    /// `voip/signalling/sip/tls_disable`.
+    #[arg(long, default_value = "ssl_2 ssl_3")]
+    tls_disable: String,
+    /// Print every event (requests, responses).
+    #[arg(long)]
+    verbose: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Register a line, print the outcome, optionally unregister.
+    Register {
+        #[command(flatten)]
+        net: Net,
+        /// Registrar / outbound proxy address.
+        #[arg(long)]
+        proxy: SocketAddr,
+        #[arg(long, value_parser = parse_transport, default_value = "udp")]
+        transport: Transport,
+        /// Address of record.
+        #[arg(long)]
+        aor: String,
+        /// Request-URI (default: sip:DOMAIN of the AOR).
+        #[arg(long)]
+        registrar: Option<String>,
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "")]
+        password: String,
+        #[arg(long, default_value_t = 3600)]
+        expires: u32,
+        /// Unregister after registering.
+        #[arg(long)]
+        unregister: bool,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 40)]
+        timeout: u64,
+    },
+    /// Answer requests: OPTIONS 200, INVITE (180 then the --invite-code final), BYE 200,
+    /// CANCEL (487 to the INVITE), RFC 3261 8.2 errors.
+    Serve {
+        #[command(flatten)]
+        net: Net,
+        /// Stop after this many seconds.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        /// Final response to INVITE.
+        #[arg(long, default_value_t = 200)]
+        invite_code: u16,
+        /// Delay before answering an INVITE (ms); 0 answers at once.
+        #[arg(long, default_value_t = 0)]
+        answer_delay_ms: u64,
+    },
+}
+
+fn parse_transport(s: &str) -> Result<Transport, String> {
+    Transport::from_via(s).ok_or_else(|| format!("unknown transport {s}"))
+}
+
+fn emit(start: Instant, v: serde_json::Value) {
+    let mut v = v;
+    v["t_ms"] = json!(start.elapsed().as_millis() as u64);
+    println!("{v}");
+}
+
+fn transports(n: &Net, need: Transport) -> Result<Transports, String> {
+    let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let mut tls = TlsSettings {
+        roots: n.ca.iter().map(read).collect::<Result<_, _>>()?,
+        identity: None,
+        server_name: n.tls_name.clone(),
+        method: n.tls_method.clone(),
+        disable: n.tls_disable.clone(),
+    };
+    if let (Some(c), Some(k)) = (&n.cert, &n.key) {
+        tls.identity = Some((read(c)?, read(k)?));
+    }
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
+    let mut cfg = TransportConfig {
+        udp: n.udp,
+        tcp: n.tcp,
+        tls: n.tls,
+        tls_settings: tls,
+    };
+    // A client needs a local socket of its transport: an ephemeral one by default.
+    match need {
+        Transport::Udp if cfg.udp.is_none() => cfg.udp = Some(any),
+        Transport::Tcp if cfg.tcp.is_none() => cfg.tcp = Some(any),
+        _ => {}
+    }
+    Transports::new(&cfg).map_err(|e| e.to_string())
+}
+
+fn flush(tx: &mut Transactions, net: &mut Transports, start: Instant, verbose: bool) {
+    while let Some(t) = tx.poll_transmit() {
+        if let Err(e) = net.send(&t) {
+            if verbose {
+                emit(
+                    start,
+                    json!({"event": "send_error", "dest": t.dest.to_string(), "error": e.to_string()}),
+                );
+            }
+            tx.handle_transport_error(Instant::now(), t.dest);
+        }
+    }
+}
+
+fn deliver(tx: &mut Transactions, item: Incoming) {
+    let now = Instant::now();
+    match item {
+        Incoming::Message {
+            transport,
+            source,
+            data,
+        } => tx.handle_message(now, transport, source, &data),
+        Incoming::Closed { peer, .. } => tx.handle_transport_error(now, peer),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn register(
+    n: Net,
+    proxy: SocketAddr,
+    transport: Transport,
+    aor: String,
+    registrar: Option<String>,
+    user: String,
+    password: String,
+    expires: u32,
+    unregister: bool,
+    timeout: u64,
+) -> Result<bool, String> {
+    let start = Instant::now();
+    let mut net = transports(&n, transport)?;
+    let local = match transport {
+        Transport::Tls => net
+            .local_addr(Transport::Tcp)
+            .or(net.local_addr(Transport::Tls)),
+        t => net.local_addr(t),
+    }
+    .unwrap_or_else(|| "127.0.0.1:5060".parse().expect("address"));
+    let domain = aor
+        .split_once('@')
+        .map(|(_, d)| d.to_string())
+        .ok_or("--aor must be sip:user@domain")?;
+    let tparam = match transport {
+        Transport::Udp => String::new(),
+        t => format!(";transport={}", t.via_name().to_ascii_lowercase()),
+    };
+    let cfg = RegistrationConfig {
+        aor: aor.clone(),
+        registrar: registrar.unwrap_or_else(|| format!("sip:{domain}")),
+        contact: format!("sip:{user}@{local}{tparam}"),
+        via_host: local.to_string(),
+        via_transport: transport.via_name().to_string(),
+        username: user,
+        password,
+        expires,
+        user_agent: format!("ac-sip-ua/{}", env!("CARGO_PKG_VERSION")),
+        retry_after: Duration::from_secs(30),
+        route: None,
+    };
+    let mut reg = Registration::new(cfg, seed());
+    let mut tx = Transactions::new(Timers::default());
+    let mut current: Option<TxId> = None;
+    reg.register(Instant::now());
+    let deadline = start + Duration::from_secs(timeout);
+    let mut registered = false;
+    loop {
+        let now = Instant::now();
+        if let Some(req) = reg.poll_request() {
+            match tx.send_request(now, transport, proxy, req) {
+                Ok(id) => current = Some(id),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        flush(&mut tx, &mut net, start, n.verbose);
+        while let Some(e) = tx.poll_event() {
+            match e {
+                TxEvent::Response { tx: id, data } if Some(id) == current => {
+                    if let Ok(m) = Message::parse(&data) {
+                        if n.verbose || m.status().is_some_and(|c| c >= 200) {
+                            emit(
+                                start,
+                                json!({"event": "response", "status": m.status(), "cseq": m.cseq().map(|c| c.seq).ok()}),
+                            );
+                        }
+                    }
+                    reg.handle_response(Instant::now(), &data);
+                }
+                TxEvent::Timeout { tx: id } if Some(id) == current => {
+                    reg.handle_failure(Instant::now(), 408)
+                }
+                TxEvent::TransportError { tx: id } if Some(id) == current => {
+                    reg.handle_failure(Instant::now(), 503)
+                }
+                TxEvent::Request { tx: id, data, .. } => {
+                    // A registrar may send OPTIONS keep-alives: answer them.
+                    if let Ok(m) = Message::parse(&data) {
+                        let code = if m.method() == Some(Method::Options) {
+                            200
+                        } else {
+                            501
+                        };
+                        let _ = tx.respond(
+                            Instant::now(),
+                            id,
+                            response_to(&m, code, Some("ua")).to_bytes(),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        while let Some(ev) = reg.poll_event() {
+            match ev {
+                RegEvent::Registered { expires } => {
+                    emit(start, json!({"event": "registered", "expires": expires}));
+                    registered = true;
+                    if unregister {
+                        reg.unregister(Instant::now());
+                    } else {
+                        return Ok(true);
+                    }
+                }
+                RegEvent::Unregistered => {
+                    emit(start, json!({"event": "unregistered"}));
+                    return Ok(registered);
+                }
+                RegEvent::Failed { code, reason } => {
+                    emit(
+                        start,
+                        json!({"event": "failed", "status": code, "reason": reason}),
+                    );
+                    return Ok(false);
+                }
+            }
+        }
+        // A retry the responses above produced (challenge answer, 423) goes out at once.
+        if let Some(req) = reg.poll_request() {
+            current = Some(
+                tx.send_request(Instant::now(), transport, proxy, req)
+                    .map_err(|e| e.to_string())?,
+            );
+            continue;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            emit(
+                start,
+                json!({"event": "failed", "status": 408, "reason": "no answer in time"}),
+            );
+            return Ok(false);
+        }
+        let wake = [tx.poll_timeout(), reg.poll_timeout(), Some(deadline)]
+            .into_iter()
+            .flatten()
+            .min();
+        if let Some(item) = net.recv(wake) {
+            deliver(&mut tx, item);
+        }
+        let now = Instant::now();
+        tx.handle_timeout(now);
+        reg.handle_timeout(now);
+    }
+}
+
+const SDP: &str = "v=0\r\no=ac 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 50020 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+fn serve(n: Net, duration: u64, invite_code: u16, answer_delay_ms: u64) -> Result<(), String> {
+    let start = Instant::now();
+    let mut net = transports(&n, Transport::Udp)?;
+    for t in [Transport::Udp, Transport::Tcp, Transport::Tls] {
+        if let Some(a) = net.local_addr(t) {
+            emit(
+                start,
+                json!({"event": "listening", "transport": t.via_name(), "addr": a.to_string()}),
+            );
+        }
+    }
+    let mut tx = Transactions::new(Timers::default());
+    let policy = UasPolicy::default();
+    let end = start + Duration::from_secs(duration);
+    // INVITEs waiting to be answered: (when, tx, request).
+    let mut pending: Vec<(Instant, TxId, Vec<u8>)> = Vec::new();
+    let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut tag_n: u64 = seed();
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        // Answer INVITEs whose delay passed.
+        let mut i = 0;
+        while i < pending.len() {
+            if pending[i].0 <= now {
+                let (_, id, data) = pending.remove(i);
+                if let Ok(m) = Message::parse(&data) {
+                    let mut r = response_to(&m, invite_code, Some(&format!("{tag_n:x}")));
+                    if (200..300).contains(&invite_code) {
+                        r.push(
+                            HeaderName::Contact,
+                            format!(
+                                "<sip:ua@{}>",
+                                net.local_addr(Transport::Udp)
+                                    .map(|a| a.to_string())
+                                    .unwrap_or_default()
+                            ),
+                        );
+                        r.set_body("application/sdp", SDP.as_bytes().to_vec());
+                    }
+                    let _ = tx.respond(now, id, r.to_bytes());
+                    *counts.entry(format!("invite_{invite_code}")).or_default() += 1;
+                }
+            } else {
+                i += 1;
+            }
+        }
+        flush(&mut tx, &mut net, start, n.verbose);
+        while let Some(e) = tx.poll_event() {
+            match e {
+                TxEvent::Request {
+                    tx: id,
+                    data,
+                    source,
+                    ..
+                } => {
+                    let Ok(m) = Message::parse(&data) else {
+                        continue;
+                    };
+                    let method = m
+                        .method()
+                        .map(|x| x.as_str().to_string())
+                        .unwrap_or_default();
+                    *counts.entry(method.clone()).or_default() += 1;
+                    if n.verbose {
+                        emit(
+                            start,
+                            json!({"event": "request", "method": method, "from": source.to_string()}),
+                        );
+                    }
+                    tag_n = tag_n.wrapping_add(1);
+                    let tag = format!("{tag_n:x}");
+                    if let Some(r) = precheck(&m, &policy, &tag) {
+                        let _ = tx.respond(Instant::now(), id, r.to_bytes());
+                        continue;
+                    }
+                    let r = match m.method() {
+                        Some(Method::Invite) => {
+                            let _ = tx.respond(
+                                Instant::now(),
+                                id,
+                                response_to(&m, 180, Some(&tag)).to_bytes(),
+                            );
+                            pending.push((
+                                Instant::now() + Duration::from_millis(answer_delay_ms),
+                                id,
+                                data.clone(),
+                            ));
+                            continue;
+                        }
+                        Some(Method::Options) => {
+                            let mut r = response_to(&m, 200, Some(&tag));
+                            r.push(HeaderName::Allow, policy.allow.join(", "));
+                            r.push(HeaderName::Accept, "application/sdp");
+                            r.push(HeaderName::Supported, policy.supported.join(", "));
+                            r
+                        }
+                        _ => response_to(&m, 200, Some(&tag)),
+                    };
+                    let _ = tx.respond(Instant::now(), id, r.to_bytes());
+                }
+                TxEvent::Cancelled { invite } => {
+                    *counts.entry("CANCEL".into()).or_default() += 1;
+                    if let Some(pos) = pending.iter().position(|p| p.1 == invite) {
+                        let (_, id, data) = pending.remove(pos);
+                        if let Ok(m) = Message::parse(&data) {
+                            let _ = tx.respond(
+                                Instant::now(),
+                                id,
+                                response_to(&m, 487, Some("c")).to_bytes(),
+                            );
+                        }
+                    }
+                }
+                TxEvent::Ack { .. } => *counts.entry("ACK".into()).or_default() += 1,
+                TxEvent::AckTimeout { .. } => *counts.entry("ack_timeout".into()).or_default() += 1,
+                TxEvent::Dropped { reason, .. } => {
+                    *counts.entry("dropped".into()).or_default() += 1;
+                    if n.verbose {
+                        emit(start, json!({"event": "dropped", "reason": reason}));
+                    }
+                }
+                _ => {}
+            }
+        }
+        flush(&mut tx, &mut net, start, n.verbose);
+        let wake = [
+            tx.poll_timeout(),
+            pending.iter().map(|p| p.0).min(),
+            Some(end),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if let Some(item) = net.recv(wake) {
+            deliver(&mut tx, item);
+            // Take everything already queued before running timers.
+            while let Some(item) = net.recv(Some(Instant::now())) {
+                deliver(&mut tx, item);
+                flush(&mut tx, &mut net, start, n.verbose);
+            }
+        }
+        tx.handle_timeout(Instant::now());
+    }
+    emit(start, json!({"event": "summary", "counts": counts}));
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let r = match cli.cmd {
+        Cmd::Register {
+            net,
+            proxy,
+            transport,
+            aor,
+            registrar,
+            user,
+            password,
+            expires,
+            unregister,
+            timeout,
+        } => register(
+            net, proxy, transport, aor, registrar, user, password, expires, unregister, timeout,
+        )
+        .map(|ok| if ok { 0 } else { 1 }),
+        Cmd::Serve {
+            net,
+            duration,
+            invite_code,
+            answer_delay_ms,
+        } => serve(net, duration, invite_code, answer_delay_ms).map(|_| 0),
+    };
+    match r {
+        Ok(c) => ExitCode::from(c),
+        Err(e) => {
+            eprintln!("ac-sip-ua: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
