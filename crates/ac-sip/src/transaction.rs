@@ -600,6 +600,16 @@ impl Transactions {
                         now + t.t4
                     });
                     self.touch(id);
+                } else if s.state == ServerState::Accepted {
+                    // RFC 6026 7.1: an ACK matching the transaction in Accepted (a peer that
+                    // reused the INVITE's branch for the ACK of a 2xx) goes to the TU; it
+                    // also ends our 2xx retransmissions (13.3.1.4).
+                    s.retrans_at = None;
+                    self.events.push_back(TxEvent::Ack {
+                        source,
+                        transport,
+                        data: data.to_vec(),
+                    });
                 }
                 return;
             }

@@ -105,6 +105,15 @@ enum Cmd {
         /// Delay before answering an INVITE (ms); 0 answers at once.
         #[arg(long, default_value_t = 0)]
         answer_delay_ms: u64,
+        /// Do not send 180 Ringing (the transaction layer's own 100 Trying shows).
+        #[arg(long)]
+        no_ringing: bool,
+        /// Timer T1 in ms (RFC 3261 17.1.1.1; default 500). T2 and T4 scale with it.
+        #[arg(long, default_value_t = 500)]
+        t1_ms: u64,
+        /// Stop (and print the summary) when standard input reaches end of file.
+        #[arg(long)]
+        stop_on_eof: bool,
     },
 }
 
@@ -322,7 +331,15 @@ fn register(
 
 const SDP: &str = "v=0\r\no=ac 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 50020 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
 
-fn serve(n: Net, duration: u64, invite_code: u16, answer_delay_ms: u64) -> Result<(), String> {
+fn serve(
+    n: Net,
+    duration: u64,
+    invite_code: u16,
+    answer_delay_ms: u64,
+    no_ringing: bool,
+    t1_ms: u64,
+    stop_on_eof: bool,
+) -> Result<(), String> {
     let start = Instant::now();
     let mut net = transports(&n, Transport::Udp)?;
     for t in [Transport::Udp, Transport::Tcp, Transport::Tls] {
@@ -333,25 +350,40 @@ fn serve(n: Net, duration: u64, invite_code: u16, answer_delay_ms: u64) -> Resul
             );
         }
     }
-    let mut tx = Transactions::new(Timers::default());
+    let t1 = Duration::from_millis(t1_ms.max(1));
+    let mut tx = Transactions::new(Timers {
+        t1,
+        t2: t1 * 8,
+        t4: t1 * 10,
+        ..Timers::default()
+    });
     let policy = UasPolicy::default();
     let end = start + Duration::from_secs(duration);
+    // Also stop when standard input closes (how tests end a run).
+    let (eof_tx, eof_rx) = crossbeam_channel::bounded::<()>(1);
+    if stop_on_eof {
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            let _ = eof_tx.send(());
+        });
+    }
     // INVITEs waiting to be answered: (when, tx, request).
-    let mut pending: Vec<(Instant, TxId, Vec<u8>)> = Vec::new();
+    let mut pending: Vec<(Instant, TxId, Vec<u8>, String)> = Vec::new();
     let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
     let mut tag_n: u64 = seed();
     loop {
         let now = Instant::now();
-        if now >= end {
+        if now >= end || eof_rx.try_recv().is_ok() {
             break;
         }
         // Answer INVITEs whose delay passed.
         let mut i = 0;
         while i < pending.len() {
             if pending[i].0 <= now {
-                let (_, id, data) = pending.remove(i);
+                let (_, id, data, tag) = pending.remove(i);
                 if let Ok(m) = Message::parse(&data) {
-                    let mut r = response_to(&m, invite_code, Some(&format!("{tag_n:x}")));
+                    let mut r = response_to(&m, invite_code, Some(&tag));
                     if (200..300).contains(&invite_code) {
                         r.push(
                             HeaderName::Contact,
@@ -402,15 +434,18 @@ fn serve(n: Net, duration: u64, invite_code: u16, answer_delay_ms: u64) -> Resul
                     }
                     let r = match m.method() {
                         Some(Method::Invite) => {
-                            let _ = tx.respond(
-                                Instant::now(),
-                                id,
-                                response_to(&m, 180, Some(&tag)).to_bytes(),
-                            );
+                            if !no_ringing {
+                                let _ = tx.respond(
+                                    Instant::now(),
+                                    id,
+                                    response_to(&m, 180, Some(&tag)).to_bytes(),
+                                );
+                            }
                             pending.push((
                                 Instant::now() + Duration::from_millis(answer_delay_ms),
                                 id,
                                 data.clone(),
+                                tag,
                             ));
                             continue;
                         }
@@ -428,12 +463,12 @@ fn serve(n: Net, duration: u64, invite_code: u16, answer_delay_ms: u64) -> Resul
                 TxEvent::Cancelled { invite } => {
                     *counts.entry("CANCEL".into()).or_default() += 1;
                     if let Some(pos) = pending.iter().position(|p| p.1 == invite) {
-                        let (_, id, data) = pending.remove(pos);
+                        let (_, id, data, tag) = pending.remove(pos);
                         if let Ok(m) = Message::parse(&data) {
                             let _ = tx.respond(
                                 Instant::now(),
                                 id,
-                                response_to(&m, 487, Some("c")).to_bytes(),
+                                response_to(&m, 487, Some(&tag)).to_bytes(),
                             );
                         }
                     }
@@ -450,10 +485,12 @@ fn serve(n: Net, duration: u64, invite_code: u16, answer_delay_ms: u64) -> Resul
             }
         }
         flush(&mut tx, &mut net, start, n.verbose);
+        // Wake at least every 100 ms to notice the end of standard input.
         let wake = [
             tx.poll_timeout(),
             pending.iter().map(|p| p.0).min(),
             Some(end),
+            Some(Instant::now() + Duration::from_millis(100)),
         ]
         .into_iter()
         .flatten()
@@ -501,7 +538,19 @@ fn main() -> ExitCode {
             duration,
             invite_code,
             answer_delay_ms,
-        } => serve(net, duration, invite_code, answer_delay_ms).map(|_| 0),
+            no_ringing,
+            t1_ms,
+            stop_on_eof,
+        } => serve(
+            net,
+            duration,
+            invite_code,
+            answer_delay_ms,
+            no_ringing,
+            t1_ms,
+            stop_on_eof,
+        )
+        .map(|_| 0),
     };
     match r {
         Ok(c) => ExitCode::from(c),
