@@ -504,3 +504,37 @@ pub fn seed() -> u64 {
     let _ = getrandom::getrandom(&mut b);
     u64::from_le_bytes(b)
 }
+
+/// Runs a [`crate::resolve::Resolver`] against the DNS server `dns` over UDP.
+pub fn resolve(
+    r: &mut crate::resolve::Resolver,
+    dns: SocketAddr,
+) -> Result<Vec<crate::resolve::Target>, crate::resolve::ResolveError> {
+    let any: SocketAddr = if dns.is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    };
+    let sock = UdpSocket::bind(any).map_err(|_| crate::resolve::ResolveError::Timeout)?;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let now = Instant::now();
+        if let Some(q) = r.poll_query(now) {
+            let _ = sock.send_to(&q, dns);
+        }
+        if let Some(res) = r.result() {
+            return res.clone();
+        }
+        let wait = r
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(now))
+            .unwrap_or(Duration::from_millis(10))
+            .max(Duration::from_millis(1));
+        let _ = sock.set_read_timeout(Some(wait));
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) if from == dns => r.handle_response(Instant::now(), &buf[..n]),
+            Ok(_) => {}
+            Err(_) => r.handle_timeout(Instant::now()),
+        }
+    }
+}

@@ -9,6 +9,8 @@
 //! * [`uas`]: the request checks of RFC 3261 section 8.2 (405/501, 416, 420, 415, 505).
 //! * `driver` (feature `driver`, default): UDP, TCP and TLS (rustls) transports on std
 //!   threads and crossbeam channels.
+//! * [`resolve`]: RFC 3263 server location (NAPTR, SRV with RFC 2782 order, A) and the
+//!   Skype for Business discovery order, sans-IO.
 //! * [`auth`]: Digest authentication (RFC 2617, RFC 7616 / RFC 8760 SHA-256).
 #![forbid(unsafe_code)]
 
@@ -19,6 +21,7 @@ pub mod error;
 pub(crate) mod lex;
 pub mod msg;
 pub mod register;
+pub mod resolve;
 pub mod transaction;
 pub mod uas;
 pub mod uri;

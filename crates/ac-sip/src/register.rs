@@ -142,6 +142,14 @@ impl Registration {
         }
     }
 
+    /// Moves the line to another transport / local address (failover to a target of
+    /// another transport, RFC 3263 4.3); the next REGISTER uses them.
+    pub fn set_transport(&mut self, via_host: String, via_transport: String, contact: String) {
+        self.cfg.via_host = via_host;
+        self.cfg.via_transport = via_transport;
+        self.cfg.contact = contact;
+    }
+
     pub fn state(&self) -> &RegState {
         &self.state
     }

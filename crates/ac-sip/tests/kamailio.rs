@@ -2,6 +2,8 @@
 //! db_text users table): digest MD5 and SHA-256 over UDP, TCP and TLS (kamailio's tls
 //! module, test CA made with openssl, client certificate required), and a wrong password.
 
+mod common;
+
 use std::fs;
 use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
@@ -388,4 +390,62 @@ fn tls_without_a_trusted_ca_fails_cleanly() {
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("\"failed\"") && out.contains("503"), "{out}");
+}
+
+#[test]
+fn registrar_found_by_dns_srv_with_failover_past_a_dead_server() {
+    let k = kamailio("SHA-256");
+    // A port nobody listens on: the TCP connection is refused (RFC 3263 4.3 failover).
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dns = common::dnsmasq(&[
+        format!("--srv-host=_sip._tcp.example.com,dead.example.com,{dead},10,10"),
+        format!(
+            "--srv-host=_sip._tcp.example.com,sip.example.com,{},20,10",
+            k.port
+        ),
+        "--host-record=dead.example.com,127.0.0.1".into(),
+        "--host-record=sip.example.com,127.0.0.1".into(),
+    ]);
+    let o = Command::new(env!("CARGO_BIN_EXE_ac-sip-ua"))
+        .args([
+            "register",
+            "--dns",
+            &dns.addr.to_string(),
+            "--aor",
+            "sip:alice@example.com",
+            "--user",
+            "alice",
+            "--password",
+            "s3cret!",
+            "--expires",
+            "60",
+            "--timeout",
+            "20",
+        ])
+        .output()
+        .unwrap();
+    let ev: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(o.status.code(), Some(0), "{ev:?}");
+    let targets: Vec<String> = ev
+        .iter()
+        .filter(|e| e["event"] == "target")
+        .map(|e| e["addr"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        targets,
+        [format!("127.0.0.1:{dead}"), format!("127.0.0.1:{}", k.port)]
+    );
+    assert!(names(&ev).contains(&"registered".to_string()));
+    let log = fs::read_to_string(k.dir.path().join("kamailio.log")).unwrap_or_default();
+    assert!(
+        log.contains("REGISTERED sip:alice@example.com via tcp "),
+        "{log}"
+    );
 }

@@ -13,11 +13,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use ac_sip::driver::{seed, Incoming, TlsSettings, TransportConfig, Transports};
+use ac_sip::driver::{resolve, seed, Incoming, TlsSettings, TransportConfig, Transports};
 use ac_sip::msg::{response_to, HeaderName, Message, Method};
 use ac_sip::register::{RegEvent, Registration, RegistrationConfig};
+use ac_sip::resolve::{Resolver, Target};
 use ac_sip::transaction::{Timers, Transactions, Transport, TxEvent, TxId};
 use ac_sip::uas::{precheck, UasPolicy};
+use ac_sip::uri::SipUri;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -67,11 +69,18 @@ enum Cmd {
     Register {
         #[command(flatten)]
         net: Net,
-        /// Registrar / outbound proxy address.
-        #[arg(long)]
-        proxy: SocketAddr,
+        /// Registrar / outbound proxy address (otherwise found with --dns).
+        #[arg(long, required_unless_present = "dns")]
+        proxy: Option<SocketAddr>,
         #[arg(long, value_parser = parse_transport, default_value = "udp")]
         transport: Transport,
+        /// DNS server: locate the AOR domain's SIP servers (RFC 3263) and fail over between
+        /// them in order.
+        #[arg(long)]
+        dns: Option<SocketAddr>,
+        /// With --dns: the Skype for Business discovery order of manual 2.5.1.
+        #[arg(long, requires = "dns")]
+        lync: bool,
         /// Address of record.
         #[arg(long)]
         aor: String,
@@ -90,6 +99,21 @@ enum Cmd {
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 40)]
         timeout: u64,
+    },
+    /// Locate the SIP servers of a URI (RFC 3263) or a Lync domain (manual 2.5.1).
+    Resolve {
+        /// DNS server.
+        #[arg(long)]
+        dns: SocketAddr,
+        /// A SIP or SIPS URI.
+        #[arg(long, required_unless_present = "lync")]
+        uri: Option<String>,
+        /// A sign-in domain, in the Skype for Business order.
+        #[arg(long)]
+        lync: Option<String>,
+        /// DHCP option 120 server (with --lync).
+        #[arg(long)]
+        option120: Option<String>,
     },
     /// Answer requests: OPTIONS 200, INVITE (180 then the --invite-code final), BYE 200,
     /// CANCEL (487 to the INVITE), RFC 3261 8.2 errors.
@@ -127,7 +151,7 @@ fn emit(start: Instant, v: serde_json::Value) {
     println!("{v}");
 }
 
-fn transports(n: &Net, need: Transport) -> Result<Transports, String> {
+fn transports(n: &Net, ensure: &[Transport]) -> Result<Transports, String> {
     let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
     let mut tls = TlsSettings {
         roots: n.ca.iter().map(read).collect::<Result<_, _>>()?,
@@ -147,10 +171,12 @@ fn transports(n: &Net, need: Transport) -> Result<Transports, String> {
         tls_settings: tls,
     };
     // A client needs a local socket of its transport: an ephemeral one by default.
-    match need {
-        Transport::Udp if cfg.udp.is_none() => cfg.udp = Some(any),
-        Transport::Tcp if cfg.tcp.is_none() => cfg.tcp = Some(any),
-        _ => {}
+    for t in ensure {
+        match t {
+            Transport::Udp if cfg.udp.is_none() => cfg.udp = Some(any),
+            Transport::Tcp if cfg.tcp.is_none() => cfg.tcp = Some(any),
+            _ => {}
+        }
     }
     Transports::new(&cfg).map_err(|e| e.to_string())
 }
@@ -181,11 +207,9 @@ fn deliver(tx: &mut Transactions, item: Incoming) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn register(
-    n: Net,
-    proxy: SocketAddr,
-    transport: Transport,
+/// What `register` does.
+struct RegisterArgs {
+    targets: Vec<Target>,
     aor: String,
     registrar: Option<String>,
     user: String,
@@ -193,33 +217,53 @@ fn register(
     expires: u32,
     unregister: bool,
     timeout: u64,
-) -> Result<bool, String> {
+}
+
+fn register(n: Net, a: RegisterArgs) -> Result<bool, String> {
     let start = Instant::now();
-    let mut net = transports(&n, transport)?;
-    let local = match transport {
-        Transport::Tls => net
-            .local_addr(Transport::Tcp)
-            .or(net.local_addr(Transport::Tls)),
-        t => net.local_addr(t),
-    }
-    .unwrap_or_else(|| "127.0.0.1:5060".parse().expect("address"));
-    let domain = aor
+    // Client sockets of every kind: the targets may mix transports.
+    let mut net = transports(&n, &[Transport::Udp, Transport::Tcp])?;
+    let domain = a
+        .aor
         .split_once('@')
         .map(|(_, d)| d.to_string())
         .ok_or("--aor must be sip:user@domain")?;
-    let tparam = match transport {
-        Transport::Udp => String::new(),
-        t => format!(";transport={}", t.via_name().to_ascii_lowercase()),
+    let local_for = |net: &Transports, t: Transport| -> SocketAddr {
+        match t {
+            Transport::Udp => net.local_addr(Transport::Udp),
+            _ => net
+                .local_addr(Transport::Tls)
+                .or(net.local_addr(Transport::Tcp)),
+        }
+        .unwrap_or_else(|| "127.0.0.1:5060".parse().expect("address"))
     };
+    let identity = |net: &Transports, t: Transport| -> (String, String, String) {
+        let local = local_for(net, t);
+        let tparam = match t {
+            Transport::Udp => String::new(),
+            t => format!(";transport={}", t.via_name().to_ascii_lowercase()),
+        };
+        (
+            local.to_string(),
+            t.via_name().to_string(),
+            format!("sip:{}@{local}{tparam}", a.user),
+        )
+    };
+    let mut ti = 0;
+    let first = a.targets.first().ok_or("no target")?.clone();
+    let (via_host, via_transport, contact) = identity(&net, first.transport);
     let cfg = RegistrationConfig {
-        aor: aor.clone(),
-        registrar: registrar.unwrap_or_else(|| format!("sip:{domain}")),
-        contact: format!("sip:{user}@{local}{tparam}"),
-        via_host: local.to_string(),
-        via_transport: transport.via_name().to_string(),
-        username: user,
-        password,
-        expires,
+        aor: a.aor.clone(),
+        registrar: a
+            .registrar
+            .clone()
+            .unwrap_or_else(|| format!("sip:{domain}")),
+        contact,
+        via_host,
+        via_transport,
+        username: a.user.clone(),
+        password: a.password.clone(),
+        expires: a.expires,
         user_agent: format!("ac-sip-ua/{}", env!("CARGO_PKG_VERSION")),
         retry_after: Duration::from_secs(30),
         route: None,
@@ -228,15 +272,19 @@ fn register(
     let mut tx = Transactions::new(Timers::default());
     let mut current: Option<TxId> = None;
     reg.register(Instant::now());
-    let deadline = start + Duration::from_secs(timeout);
+    let deadline = start + Duration::from_secs(a.timeout);
     let mut registered = false;
+    emit(
+        start,
+        json!({"event": "target", "addr": first.addr.to_string(), "transport": first.transport.via_name()}),
+    );
     loop {
-        let now = Instant::now();
         if let Some(req) = reg.poll_request() {
-            match tx.send_request(now, transport, proxy, req) {
-                Ok(id) => current = Some(id),
-                Err(e) => return Err(e.to_string()),
-            }
+            let t = &a.targets[ti];
+            current = Some(
+                tx.send_request(Instant::now(), t.transport, t.addr, req)
+                    .map_err(|e| e.to_string())?,
+            );
         }
         flush(&mut tx, &mut net, start, n.verbose);
         while let Some(e) = tx.poll_event() {
@@ -252,11 +300,23 @@ fn register(
                     }
                     reg.handle_response(Instant::now(), &data);
                 }
-                TxEvent::Timeout { tx: id } if Some(id) == current => {
-                    reg.handle_failure(Instant::now(), 408)
-                }
-                TxEvent::TransportError { tx: id } if Some(id) == current => {
-                    reg.handle_failure(Instant::now(), 503)
+                TxEvent::Timeout { tx: id } | TxEvent::TransportError { tx: id }
+                    if Some(id) == current =>
+                {
+                    // RFC 3263 section 4.3: try the next target in order.
+                    if ti + 1 < a.targets.len() {
+                        ti += 1;
+                        let t = a.targets[ti].clone();
+                        emit(
+                            start,
+                            json!({"event": "target", "addr": t.addr.to_string(), "transport": t.transport.via_name()}),
+                        );
+                        let (h, v, c) = identity(&net, t.transport);
+                        reg.set_transport(h, v, c);
+                        reg.register(Instant::now());
+                    } else {
+                        reg.handle_failure(Instant::now(), 503);
+                    }
                 }
                 TxEvent::Request { tx: id, data, .. } => {
                     // A registrar may send OPTIONS keep-alives: answer them.
@@ -281,7 +341,7 @@ fn register(
                 RegEvent::Registered { expires } => {
                     emit(start, json!({"event": "registered", "expires": expires}));
                     registered = true;
-                    if unregister {
+                    if a.unregister {
                         reg.unregister(Instant::now());
                     } else {
                         return Ok(true);
@@ -302,8 +362,9 @@ fn register(
         }
         // A retry the responses above produced (challenge answer, 423) goes out at once.
         if let Some(req) = reg.poll_request() {
+            let t = &a.targets[ti];
             current = Some(
-                tx.send_request(Instant::now(), transport, proxy, req)
+                tx.send_request(Instant::now(), t.transport, t.addr, req)
                     .map_err(|e| e.to_string())?,
             );
             continue;
@@ -329,6 +390,41 @@ fn register(
     }
 }
 
+fn resolve_cmd(
+    dns: SocketAddr,
+    uri: Option<String>,
+    lync: Option<String>,
+    option120: Option<String>,
+) -> Result<bool, String> {
+    let mut r = match (&uri, &lync) {
+        (_, Some(d)) => Resolver::lync(d, option120.as_deref(), seed()),
+        (Some(u), None) => {
+            let u = SipUri::parse(u).map_err(|e| e.to_string())?;
+            Resolver::for_uri(
+                &u,
+                &[Transport::Tls, Transport::Tcp, Transport::Udp],
+                seed(),
+            )
+        }
+        (None, None) => return Err("--uri or --lync".into()),
+    };
+    match resolve(&mut r, dns) {
+        Ok(targets) => {
+            for t in targets {
+                println!(
+                    "{}",
+                    json!({"event": "target", "addr": t.addr.to_string(), "transport": t.transport.via_name(), "host": t.host})
+                );
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            println!("{}", json!({"event": "failed", "reason": e.to_string()}));
+            Ok(false)
+        }
+    }
+}
+
 const SDP: &str = "v=0\r\no=ac 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 50020 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
 
 fn serve(
@@ -341,7 +437,7 @@ fn serve(
     stop_on_eof: bool,
 ) -> Result<(), String> {
     let start = Instant::now();
-    let mut net = transports(&n, Transport::Udp)?;
+    let mut net = transports(&n, &[Transport::Udp])?;
     for t in [Transport::Udp, Transport::Tcp, Transport::Tls] {
         if let Some(a) = net.local_addr(t) {
             emit(
@@ -509,6 +605,11 @@ fn serve(
     Ok(())
 }
 
+fn fail(e: String) -> ExitCode {
+    eprintln!("ac-sip-ua: {e}");
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -522,6 +623,8 @@ fn main() -> ExitCode {
             net,
             proxy,
             transport,
+            dns,
+            lync,
             aor,
             registrar,
             user,
@@ -529,10 +632,61 @@ fn main() -> ExitCode {
             expires,
             unregister,
             timeout,
-        } => register(
-            net, proxy, transport, aor, registrar, user, password, expires, unregister, timeout,
-        )
-        .map(|ok| if ok { 0 } else { 1 }),
+        } => {
+            let targets = match (proxy, dns) {
+                (Some(p), _) => Ok(vec![Target {
+                    transport,
+                    addr: p,
+                    host: p.ip().to_string(),
+                }]),
+                (None, Some(d)) => {
+                    let domain = aor
+                        .split_once('@')
+                        .map(|(_, d)| d.to_string())
+                        .unwrap_or_default();
+                    let mut r = if lync {
+                        Resolver::lync(&domain, None, seed())
+                    } else {
+                        match SipUri::parse(&format!("sip:{domain}")) {
+                            Ok(u) => Resolver::for_uri(
+                                &u,
+                                &[Transport::Tls, Transport::Tcp, Transport::Udp],
+                                seed(),
+                            ),
+                            Err(e) => return fail(e.to_string()),
+                        }
+                    };
+                    resolve(&mut r, d).map_err(|e| e.to_string())
+                }
+                (None, None) => Err("--proxy or --dns".to_string()),
+            };
+            match targets {
+                Ok(targets) => register(
+                    net,
+                    RegisterArgs {
+                        targets,
+                        aor,
+                        registrar,
+                        user,
+                        password,
+                        expires,
+                        unregister,
+                        timeout,
+                    },
+                )
+                .map(|ok| if ok { 0 } else { 1 }),
+                Err(e) => {
+                    println!("{}", json!({"event": "failed", "status": 503, "reason": e}));
+                    Ok(1)
+                }
+            }
+        }
+        Cmd::Resolve {
+            dns,
+            uri,
+            lync,
+            option120,
+        } => resolve_cmd(dns, uri, lync, option120).map(|ok| if ok { 0 } else { 1 }),
         Cmd::Serve {
             net,
             duration,
