@@ -50,11 +50,21 @@ pub struct Header<'a> {
     pub name: &'a str,
     /// Trimmed; folded lines joined with a single space (RFC 3261 section 7.3.1).
     pub value: Cow<'a, str>,
+    /// The name recognised once, at parse time.
+    kind: HeaderName<'a>,
 }
 
 impl<'a> Header<'a> {
+    pub fn new(name: &'a str, value: Cow<'a, str>) -> Header<'a> {
+        Header {
+            name,
+            value,
+            kind: HeaderName::parse(name),
+        }
+    }
+
     pub fn kind(&self) -> HeaderName<'a> {
-        HeaderName::parse(self.name)
+        self.kind
     }
 }
 
@@ -180,7 +190,7 @@ impl<'a> Message<'a> {
         let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
         let first = lines.next().ok_or(ParseError::Empty)?;
         let start = start_line(first)?;
-        let mut headers: Vec<Header<'a>> = Vec::new();
+        let mut headers: Vec<Header<'a>> = Vec::with_capacity(16);
         // (name, value start line, continuation lines)
         let mut cur: Option<(&'a str, &'a str, Vec<&'a str>)> = None;
         let flush = |cur: &mut Option<(&'a str, &'a str, Vec<&'a str>)>,
@@ -206,13 +216,13 @@ impl<'a> Message<'a> {
                     }
                     Cow::Owned(v)
                 };
-                headers.push(Header { name, value });
+                headers.push(Header::new(name, value));
             }
             Ok(())
         };
         for (i, l) in lines.enumerate() {
             let lineno = i + 2;
-            if l.chars().any(|c| c.is_control() && c != '\t') {
+            if l.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f) {
                 return Err(line_err(lineno, "control character in header line"));
             }
             if l.starts_with(is_ws) {
@@ -225,7 +235,7 @@ impl<'a> Message<'a> {
             flush(&mut cur, &mut headers)?;
             let colon = l.find(':').ok_or(line_err(lineno, "no colon"))?;
             let name = l[..colon].trim_end_matches(is_ws);
-            if name.is_empty() || !name.chars().all(is_token) {
+            if name.is_empty() || !name.bytes().all(|c| is_token(c as char)) {
                 return Err(line_err(lineno, "bad header name"));
             }
             let value = &l[colon + 1..];

@@ -82,7 +82,7 @@ impl fmt::Display for Method<'_> {
 }
 
 macro_rules! header_names {
-    ($( $v:ident => $name:literal $(, $compact:literal)? ;)*) => {
+    ($( $v:ident => $name:literal, $lower:literal $(, $compact:literal)? ;)*) => {
         /// Header field names ac-sip knows: every header of the manual's Table D-6, those the
         /// transaction and dialog layers need, and the Microsoft ones of [MS-SIPRE] /
         /// [MS-SIPAE] / [MS-PRES].
@@ -96,12 +96,20 @@ macro_rules! header_names {
         impl<'a> HeaderName<'a> {
             /// Header names are case-insensitive; compact forms map to their long form.
             pub fn parse(s: &'a str) -> HeaderName<'a> {
-                $(
-                    if s.eq_ignore_ascii_case($name) $(|| s.eq_ignore_ascii_case($compact))? {
-                        return HeaderName::$v;
-                    }
-                )*
-                HeaderName::Other(s)
+                let b = s.as_bytes();
+                // Lower-case into a stack buffer and match byte strings: the compiler
+                // dispatches on length, then compares (no scan over every known name).
+                let mut buf = [0u8; 32];
+                if b.is_empty() || b.len() > buf.len() {
+                    return HeaderName::Other(s);
+                }
+                for (d, c) in buf.iter_mut().zip(b) {
+                    *d = c.to_ascii_lowercase();
+                }
+                match &buf[..b.len()] {
+                    $( $lower $(| $compact)? => HeaderName::$v, )*
+                    _ => HeaderName::Other(s),
+                }
             }
 
             /// The canonical (long) name.
@@ -115,7 +123,10 @@ macro_rules! header_names {
             /// The compact form, if the header has one.
             pub fn compact(&self) -> Option<&'static str> {
                 match self {
-                    $( $( HeaderName::$v => Some($compact), )? )*
+                    $( $( HeaderName::$v => Some(
+                        // The compact forms are single ASCII letters.
+                        match $compact { [c] => ascii_letter(*c) }
+                    ), )? )*
                     _ => None,
                 }
             }
@@ -124,81 +135,90 @@ macro_rules! header_names {
 }
 
 header_names! {
-    Accept => "Accept";
-    AcceptContact => "Accept-Contact", "a";
-    AcceptEncoding => "Accept-Encoding";
-    AcceptLanguage => "Accept-Language";
-    AlertInfo => "Alert-Info";
-    Allow => "Allow";
-    AllowEvents => "Allow-Events", "u";
-    AuthenticationInfo => "Authentication-Info";
-    Authorization => "Authorization";
-    CallId => "Call-ID", "i";
-    CallInfo => "Call-Info";
-    Contact => "Contact", "m";
-    ContentDisposition => "Content-Disposition";
-    ContentEncoding => "Content-Encoding", "e";
-    ContentLanguage => "Content-Language";
-    ContentLength => "Content-Length", "l";
-    ContentType => "Content-Type", "c";
-    CSeq => "CSeq";
-    Date => "Date";
-    Diversion => "Diversion";
-    ErrorInfo => "Error-Info";
-    Event => "Event", "o";
-    Expires => "Expires";
-    From => "From", "f";
-    HistoryInfo => "History-Info";
-    InReplyTo => "In-Reply-To";
-    Join => "Join";
-    MaxForwards => "Max-Forwards";
-    MimeVersion => "MIME-Version";
-    MinExpires => "Min-Expires";
-    MinSe => "Min-SE";
-    Organization => "Organization";
-    PAssertedIdentity => "P-Asserted-Identity";
-    PPreferredIdentity => "P-Preferred-Identity";
-    Priority => "Priority";
-    Privacy => "Privacy";
-    ProxyAuthenticate => "Proxy-Authenticate";
-    ProxyAuthorization => "Proxy-Authorization";
-    ProxyRequire => "Proxy-Require";
-    RAck => "RAck";
-    Reason => "Reason";
-    RecordRoute => "Record-Route";
-    ReferTo => "Refer-To", "r";
-    ReferredBy => "Referred-By", "b";
-    RejectContact => "Reject-Contact", "j";
-    RemotePartyId => "Remote-Party-ID";
-    Replaces => "Replaces";
-    ReplyTo => "Reply-To";
-    RequestDisposition => "Request-Disposition", "d";
-    Require => "Require";
-    RetryAfter => "Retry-After";
-    Route => "Route";
-    RSeq => "RSeq";
-    Server => "Server";
-    SessionExpires => "Session-Expires", "x";
-    SipEtag => "SIP-ETag";
-    SipIfMatch => "SIP-If-Match";
-    Subject => "Subject", "s";
-    SubscriptionState => "Subscription-State";
-    Supported => "Supported", "k";
-    Timestamp => "Timestamp";
-    To => "To", "t";
-    Unsupported => "Unsupported";
-    UserAgent => "User-Agent";
-    Via => "Via", "v";
-    Warning => "Warning";
-    WwwAuthenticate => "WWW-Authenticate";
-    MsKeepAlive => "ms-keep-alive";
-    MsDiagnostics => "ms-diagnostics";
-    MsDiagnosticsPublic => "ms-diagnostics-public";
-    MsEndpointLocationData => "ms-endpoint-location-data";
-    MsSubnet => "ms-subnet";
-    MsConversationId => "ms-conversation-id";
-    MsTextFormat => "ms-text-format";
-    PPreferredRegistrar => "P-Preferred-Registrar";
+    Accept => "Accept", b"accept";
+    AcceptContact => "Accept-Contact", b"accept-contact", b"a";
+    AcceptEncoding => "Accept-Encoding", b"accept-encoding";
+    AcceptLanguage => "Accept-Language", b"accept-language";
+    AlertInfo => "Alert-Info", b"alert-info";
+    Allow => "Allow", b"allow";
+    AllowEvents => "Allow-Events", b"allow-events", b"u";
+    AuthenticationInfo => "Authentication-Info", b"authentication-info";
+    Authorization => "Authorization", b"authorization";
+    CallId => "Call-ID", b"call-id", b"i";
+    CallInfo => "Call-Info", b"call-info";
+    Contact => "Contact", b"contact", b"m";
+    ContentDisposition => "Content-Disposition", b"content-disposition";
+    ContentEncoding => "Content-Encoding", b"content-encoding", b"e";
+    ContentLanguage => "Content-Language", b"content-language";
+    ContentLength => "Content-Length", b"content-length", b"l";
+    ContentType => "Content-Type", b"content-type", b"c";
+    CSeq => "CSeq", b"cseq";
+    Date => "Date", b"date";
+    Diversion => "Diversion", b"diversion";
+    ErrorInfo => "Error-Info", b"error-info";
+    Event => "Event", b"event", b"o";
+    Expires => "Expires", b"expires";
+    From => "From", b"from", b"f";
+    HistoryInfo => "History-Info", b"history-info";
+    InReplyTo => "In-Reply-To", b"in-reply-to";
+    Join => "Join", b"join";
+    MaxForwards => "Max-Forwards", b"max-forwards";
+    MimeVersion => "MIME-Version", b"mime-version";
+    MinExpires => "Min-Expires", b"min-expires";
+    MinSe => "Min-SE", b"min-se";
+    Organization => "Organization", b"organization";
+    PAssertedIdentity => "P-Asserted-Identity", b"p-asserted-identity";
+    PPreferredIdentity => "P-Preferred-Identity", b"p-preferred-identity";
+    Priority => "Priority", b"priority";
+    Privacy => "Privacy", b"privacy";
+    ProxyAuthenticate => "Proxy-Authenticate", b"proxy-authenticate";
+    ProxyAuthorization => "Proxy-Authorization", b"proxy-authorization";
+    ProxyRequire => "Proxy-Require", b"proxy-require";
+    RAck => "RAck", b"rack";
+    Reason => "Reason", b"reason";
+    RecordRoute => "Record-Route", b"record-route";
+    ReferTo => "Refer-To", b"refer-to", b"r";
+    ReferredBy => "Referred-By", b"referred-by", b"b";
+    RejectContact => "Reject-Contact", b"reject-contact", b"j";
+    RemotePartyId => "Remote-Party-ID", b"remote-party-id";
+    Replaces => "Replaces", b"replaces";
+    ReplyTo => "Reply-To", b"reply-to";
+    RequestDisposition => "Request-Disposition", b"request-disposition", b"d";
+    Require => "Require", b"require";
+    RetryAfter => "Retry-After", b"retry-after";
+    Route => "Route", b"route";
+    RSeq => "RSeq", b"rseq";
+    Server => "Server", b"server";
+    SessionExpires => "Session-Expires", b"session-expires", b"x";
+    SipEtag => "SIP-ETag", b"sip-etag";
+    SipIfMatch => "SIP-If-Match", b"sip-if-match";
+    Subject => "Subject", b"subject", b"s";
+    SubscriptionState => "Subscription-State", b"subscription-state";
+    Supported => "Supported", b"supported", b"k";
+    Timestamp => "Timestamp", b"timestamp";
+    To => "To", b"to", b"t";
+    Unsupported => "Unsupported", b"unsupported";
+    UserAgent => "User-Agent", b"user-agent";
+    Via => "Via", b"via", b"v";
+    Warning => "Warning", b"warning";
+    WwwAuthenticate => "WWW-Authenticate", b"www-authenticate";
+    MsKeepAlive => "ms-keep-alive", b"ms-keep-alive";
+    MsDiagnostics => "ms-diagnostics", b"ms-diagnostics";
+    MsDiagnosticsPublic => "ms-diagnostics-public", b"ms-diagnostics-public";
+    MsEndpointLocationData => "ms-endpoint-location-data", b"ms-endpoint-location-data";
+    MsSubnet => "ms-subnet", b"ms-subnet";
+    MsConversationId => "ms-conversation-id", b"ms-conversation-id";
+    MsTextFormat => "ms-text-format", b"ms-text-format";
+    PPreferredRegistrar => "P-Preferred-Registrar", b"p-preferred-registrar";
+}
+
+/// The `&'static str` of a compact-form letter.
+fn ascii_letter(c: u8) -> &'static str {
+    const L: [&str; 26] = [
+        "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r",
+        "s", "t", "u", "v", "w", "x", "y", "z",
+    ];
+    L.get(c.wrapping_sub(b'a') as usize).copied().unwrap_or("")
 }
 
 impl HeaderName<'_> {
@@ -207,7 +227,7 @@ impl HeaderName<'_> {
         match (self, o) {
             (HeaderName::Other(a), HeaderName::Other(b)) => a.eq_ignore_ascii_case(b),
             (HeaderName::Other(_), _) | (_, HeaderName::Other(_)) => false,
-            _ => self.as_str() == o.as_str(),
+            _ => std::mem::discriminant(self) == std::mem::discriminant(o),
         }
     }
 
