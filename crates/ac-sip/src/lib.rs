@@ -18,6 +18,7 @@ pub mod auth;
 #[cfg(feature = "driver")]
 pub mod driver;
 pub mod error;
+pub mod keepalive;
 pub(crate) mod lex;
 pub mod msg;
 pub mod register;

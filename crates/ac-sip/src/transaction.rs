@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::msg::{response_to, HeaderName, Message, MessageBuf, Method, StartLine, MAGIC_COOKIE};
 
 /// A SIP transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transport {
     Udp,
     Tcp,

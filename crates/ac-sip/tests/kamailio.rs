@@ -449,3 +449,23 @@ fn registrar_found_by_dns_srv_with_failover_past_a_dead_server() {
         "{log}"
     );
 }
+
+/// RFC 5626 3.5.1 keep-alives on the registration flow: kamailio answers our double-CRLF
+/// pings with a single CRLF over TCP and TLS (its `tcp_crlf_ping` default), and every ping
+/// gets its pong while we stay registered.
+#[test]
+fn crlf_keepalives_over_tcp_and_tls_get_pongs_from_kamailio() {
+    let k = kamailio("SHA-256");
+    for t in ["tcp", "tls"] {
+        let (code, ev) = ua(&k, t, "s3cret!", &["--keepalive", "1", "--stay", "5"]);
+        assert_eq!(code, 0, "{t}: {ev:?}");
+        let n = names(&ev);
+        let pings = n.iter().filter(|e| *e == "ping").count();
+        let pongs = n.iter().filter(|e| *e == "pong").count();
+        assert!(pings >= 3, "{t}: {n:?}");
+        // The last ping may still be waiting for its pong when the run ends.
+        assert!(pongs + 1 >= pings && pongs >= 3, "{t}: {n:?}");
+        assert!(!n.contains(&"keepalive_failed".to_string()), "{t}: {n:?}");
+        assert_eq!(n.last().map(String::as_str), Some("done"), "{t}: {n:?}");
+    }
+}
