@@ -129,6 +129,19 @@ pub fn precheck(m: &Message<'_>, policy: &UasPolicy, to_tag: &str) -> Option<Mes
             return Some(r);
         }
     }
+    // RFC 3261 8.2.3 / 21.4.7: an INVITE whose Accept rules out SDP cannot get the answer it
+    // asks for: 406 (RFC 4475 3.3.15).
+    if *method == Method::Invite && m.first(HeaderName::Accept).is_some() {
+        let sdp_ok = m.values(HeaderName::Accept).iter().any(|range| {
+            let base = range.split(';').next().unwrap_or("").trim();
+            base == "*/*"
+                || base.eq_ignore_ascii_case("application/*")
+                || base.eq_ignore_ascii_case("application/sdp")
+        });
+        if !sdp_ok {
+            return Some(reply(406));
+        }
+    }
     None
 }
 
@@ -187,6 +200,40 @@ mod tests {
                 "INVITE sip:c@d SIP/2.0",
                 "Content-Type: application/sdp\r\n",
                 "v=0"
+            )),
+            None
+        );
+        // 406: an INVITE whose Accept leaves out SDP (RFC 4475 3.3.15); wildcards are fine.
+        let sdp = "Content-Type: application/sdp\r\n";
+        assert_eq!(
+            code(&req(
+                "INVITE sip:c@d SIP/2.0",
+                &format!("Accept: text/nobodyKnowsThis\r\n{sdp}"),
+                "v=0"
+            )),
+            Some(406)
+        );
+        for ok in [
+            "application/sdp;level=1",
+            "application/*",
+            "*/*",
+            "text/plain, application/SDP",
+        ] {
+            assert_eq!(
+                code(&req(
+                    "INVITE sip:c@d SIP/2.0",
+                    &format!("Accept: {ok}\r\n{sdp}"),
+                    "v=0"
+                )),
+                None,
+                "{ok}"
+            );
+        }
+        assert_eq!(
+            code(&req(
+                "OPTIONS sip:c@d SIP/2.0",
+                "Accept: text/nobodyKnowsThis\r\n",
+                ""
             )),
             None
         );

@@ -139,6 +139,12 @@ fn start_line(l: &str) -> Result<StartLine<'_>> {
         return Err(ParseError::StartLine("Request-URI in angle brackets"));
     }
     let uri = Uri::parse(u)?;
+    // RFC 3261 19.1.1 Table 1: headers are not allowed in a Request-URI (RFC 4475 3.1.2.11).
+    if let Uri::Sip(s) = &uri {
+        if !s.headers.is_empty() {
+            return Err(ParseError::StartLine("headers in the Request-URI"));
+        }
+    }
     Ok(StartLine::Request {
         method: Method::from_token(m),
         uri,
@@ -180,12 +186,37 @@ static TOKEN: [bool; 256] = {
     t
 };
 
-/// Whether a header line holds a control character other than HT (RFC 3261 25.1: header
-/// values are TEXT-UTF8 / LWS). Branch-free so it vectorises.
+/// Whether a header line holds a control character other than HT where RFC 3261 25.1 does
+/// not allow one: header values are TEXT-UTF8 / LWS, except that a quoted-pair inside a
+/// quoted string may escape any octet but CR and LF (`quoted-pair = "\\" (%x00-09 / %x0B-0C /
+/// %x0E-7F)`, RFC 4475 3.1.1.2). Branch-free first pass so the common case vectorises.
 fn has_ctl(l: &[u8]) -> bool {
-    l.iter().fold(false, |acc, &c| {
+    let any = l.iter().fold(false, |acc, &c| {
         acc | ((c < 0x20) & (c != b'\t')) | (c == 0x7f)
-    })
+    });
+    any && !ctl_only_in_quoted_pairs(l)
+}
+
+fn ctl_only_in_quoted_pairs(l: &[u8]) -> bool {
+    let mut quoted = false;
+    let mut i = 0;
+    while i < l.len() {
+        let c = l[i];
+        if quoted && c == b'\\' {
+            match l.get(i + 1) {
+                Some(b'\r' | b'\n') | None => return false,
+                Some(_) => i += 2,
+            }
+            continue;
+        }
+        if c == b'"' {
+            quoted = !quoted;
+        } else if (c < 0x20 && c != b'\t') || c == 0x7f {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 fn trim_ws(s: &str) -> &str {
@@ -272,7 +303,9 @@ impl<'a> Message<'a> {
             let (l, next) = next_line(text, pos);
             pos = next;
             lineno += 1;
-            if has_ctl(l.as_bytes()) {
+            let start_no = lineno;
+            let folded = matches!(text.as_bytes().get(pos), Some(b' ' | b'\t'));
+            if !folded && has_ctl(l.as_bytes()) {
                 return Err(line_err(lineno, "control character in header line"));
             }
             if l.starts_with(is_ws) {
@@ -290,9 +323,6 @@ impl<'a> Message<'a> {
                 let (c, next) = next_line(text, pos);
                 pos = next;
                 lineno += 1;
-                if has_ctl(c.as_bytes()) {
-                    return Err(line_err(lineno, "control character in header line"));
-                }
                 let c = trim_ws(c);
                 if c.is_empty() {
                     continue;
@@ -304,7 +334,14 @@ impl<'a> Message<'a> {
                 v.push_str(c);
             }
             let value = match owned {
+                // The unfolded value is checked as a whole: a quoted string may span the fold.
+                Some(v) if has_ctl(v.as_bytes()) => {
+                    return Err(line_err(start_no, "control character in header line"));
+                }
                 Some(v) => Cow::Owned(v),
+                None if folded && has_ctl(first.as_bytes()) => {
+                    return Err(line_err(start_no, "control character in header line"));
+                }
                 None => Cow::Borrowed(first),
             };
             push_header(&mut headers, &mut content_length, name, value)?;
