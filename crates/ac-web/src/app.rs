@@ -323,6 +323,7 @@ impl App {
                     None,
                 )
             }
+            ("GET" | "HEAD", "/favicon.ico") => return (Response::text(404, "no icon"), None),
             ("GET" | "HEAD", "/login") => return (self.login_page(req, None, 200), None),
             ("POST", "/login") => return self.login(req),
             _ => {}
@@ -400,9 +401,18 @@ impl App {
     }
 
     fn login_page(&self, req: &Request<'_>, error: Option<&str>, status: u16) -> Response {
-        let pre = match auth::random_hex(32) {
-            Ok(t) => t,
-            Err(e) => return Response::text(500, e.to_string()),
+        // Keep the browser's token if it has one: another tab or a background request
+        // (favicon) must not invalidate the form already on screen.
+        let existing = req
+            .head
+            .cookie(LOGIN_COOKIE)
+            .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()));
+        let pre = match existing {
+            Some(t) => t,
+            None => match auth::random_hex(32) {
+                Ok(t) => t,
+                Err(e) => return Response::text(500, e.to_string()),
+            },
         };
         let mut body = String::new();
         if let Some(e) = error {
@@ -516,7 +526,8 @@ fn secure_headers(mut r: Response) -> Response {
         ),
         ("X-Frame-Options", "DENY"),
         ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "no-referrer"),
+        // `same-origin`: with `no-referrer` browsers send `Origin: null` on form posts.
+        ("Referrer-Policy", "same-origin"),
         ("Cache-Control", "no-store"),
     ] {
         r.headers.push((n.into(), v.into()));

@@ -219,6 +219,7 @@ fn exchange<S: Read + Write>(
             Ok(Some(h)) => break h,
             Ok(None) => {}
             Err(e) => {
+                app.log(&format!("{} - refused request: {e}", peer.ip()));
                 s.write_all(&error_response(e.status(), &e.to_string()).emit(false))?;
                 return Ok(());
             }
