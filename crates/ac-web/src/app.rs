@@ -538,6 +538,7 @@ fn secure_headers(mut r: Response) -> Response {
 /// Pages the user account (not admin) may open.
 fn user_may(path: &str) -> bool {
     path == "/"
+        || path == "/config"
         || path == "/logout"
         || path.starts_with("/status/")
         || path.starts_with("/config/directory")

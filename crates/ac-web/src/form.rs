@@ -14,6 +14,9 @@ pub const MAX_PARTS: usize = 64;
 const MAX_PART_HEADER: usize = 1024;
 /// Most header lines of a part.
 const MAX_PART_HEADERS: usize = 8;
+/// Longest part name, file name or part content type (so that an emitted part header always
+/// fits [`MAX_PART_HEADER`]).
+const MAX_PARAM: usize = 255;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormError {
@@ -204,6 +207,9 @@ fn parse_part_headers(mut s: &[u8]) -> Result<(Part, &[u8]), FormError> {
             have_disposition = true;
             parse_disposition(value, &mut part)?;
         } else if name.eq_ignore_ascii_case("content-type") {
+            if value.len() > MAX_PARAM {
+                return Err(FormError::Multipart("part Content-Type too long"));
+            }
             part.content_type = Some(value.to_string());
         }
         // Other part headers are ignored (RFC 7578 4.8).
@@ -236,8 +242,15 @@ fn parse_disposition(v: &str, part: &mut Part) -> Result<(), FormError> {
             (&q[..end], &q[end + 1..])
         } else {
             let end = after.find(';').unwrap_or(after.len());
-            (after[..end].trim(), &after[end..])
+            let v = after[..end].trim();
+            if v.contains('"') {
+                return Err(FormError::Multipart("quote inside an unquoted value"));
+            }
+            (v, &after[end..])
         };
+        if val.len() > MAX_PARAM {
+            return Err(FormError::Multipart("part name or file name too long"));
+        }
         match key.as_str() {
             "name" => {
                 part.name = val.to_string();
