@@ -937,7 +937,20 @@ impl Ctx<'_> {
         );
         let mut current_set = String::new();
         let mut open = false;
-        for (key, def, idx) in self.keys_for(filter) {
+        // One fieldset per two-segment prefix, in order of first appearance.
+        let mut keys = self.keys_for(filter);
+        let mut order: Vec<String> = Vec::new();
+        for (k, _, _) in &keys {
+            let set = k.split('/').take(2).collect::<Vec<_>>().join("/");
+            if !order.contains(&set) {
+                order.push(set);
+            }
+        }
+        keys.sort_by_key(|(k, _, _)| {
+            let set = k.split('/').take(2).collect::<Vec<_>>().join("/");
+            order.iter().position(|o| *o == set)
+        });
+        for (key, def, idx) in keys {
             let set: String = key.split('/').take(2).collect::<Vec<_>>().join("/");
             if set != current_set {
                 if open {

@@ -163,6 +163,7 @@ h1{font-size:20px;color:#1b3a5c}
 fieldset{border:1px solid #c8d2dc;margin:0 0 12px;background:#fff}
 legend{font-weight:bold;color:#1b3a5c}
 .row{display:grid;grid-template-columns:360px 260px 1fr;gap:8px;align-items:center;padding:3px 0;border-bottom:1px solid #eef1f4}
+.row input,.row select{max-width:100%;box-sizing:border-box}
 .row .k{font-family:monospace;font-size:12px;word-break:break-all}
 .row .d{font-size:12px;color:#666}
 .row.mod .k{font-weight:bold;color:#0b5394}
