@@ -4,4 +4,6 @@
 //! * [`sipae`]: [MS-SIPAE] security associations over NTLM (challenge, credentials,
 //!   signed buffer, signing and verification for both ends).
 pub mod ntlm;
+pub mod register;
+pub mod server;
 pub mod sipae;
