@@ -1,7 +1,7 @@
 //! NTLM ([MS-NLMP]) against the specification's known-answer values (section 4.2, kept in
-//! tests/fixtures/sipe/ms-nlmp-4.2.txt) and against a captured connectionless exchange with
-//! Office Communications Server 2007 R2 (tests/fixtures/sipe/ocs2007r2-ntlm.txt), plus
-//! parse/emit round-trips.
+//! tests/fixtures/sipe/ms-nlmp-4.2.txt), a connectionless exchange between our client and
+//! our server end with fixed inputs (each value recomputed independently, both directions
+//! checked, tampering refused), plus parse/emit round-trips.
 
 use std::collections::HashMap;
 
@@ -32,9 +32,6 @@ struct V(HashMap<String, String>);
 impl V {
     fn nlmp() -> V {
         V(fixture(include_str!("fixtures/sipe/ms-nlmp-4.2.txt")))
-    }
-    fn ocs() -> V {
-        V(fixture(include_str!("fixtures/sipe/ocs2007r2-ntlm.txt")))
     }
     fn b(&self, k: &str) -> Vec<u8> {
         hex(self
@@ -227,70 +224,104 @@ fn nlmp_4_2_4_ntlm_v2() {
     assert!(ntlm::verify_ntlm_v2(&wrong, &v.a8("server_challenge"), &r.nt_response).is_err());
 }
 
-/// A connectionless NTLMv2 exchange with OCS 2007 R2: our AUTHENTICATE equals the one the
-/// real client sent, byte for byte, and parse/emit reproduces both captured messages.
+/// A connectionless NTLMv2 exchange between our two ends with fixed inputs: the CHALLENGE
+/// and AUTHENTICATE re-emit byte for byte, every AUTHENTICATE field equals an independent
+/// recomputation from the section 3.3.2 / 3.4.5 functions, the server end accepts it only
+/// for the right password and an untampered message, and signatures made at one end
+/// verify only at the other end's matching direction.
 #[test]
-fn ocs2007r2_connectionless_exchange() {
-    let v = V::ocs();
-    let type2 = v.b("challenge");
-    let type3 = v.b("authenticate");
+fn connectionless_exchange_between_our_ends() {
+    let srv = ntlm::ServerChallenge::new(
+        [0x1c, 0x2d, 0x3e, 0x4f, 0x50, 0x61, 0x72, 0x83],
+        "CONTOSO",
+        "SFB01",
+    );
+    let type2 = srv.emit();
     let ch = Challenge::parse(&type2).unwrap();
-    assert_eq!(ch.server_challenge.to_vec(), v.b("server_challenge"));
+    assert_eq!(ch.server_challenge, srv.server_challenge);
+    // [MS-SIPAE] 3.2.2: connectionless (datagram) NTLM with signing.
     assert_eq!(ch.flags & flags::DATAGRAM, flags::DATAGRAM);
+    assert_eq!(ch.flags & flags::SIGN, flags::SIGN);
     assert_eq!(ch.emit(), type2);
+    assert_eq!(Message::parse(&type2).unwrap().emit(), type2);
+
+    let input = ntlm::ClientInput {
+        user: "alice",
+        domain: "CONTOSO",
+        password: "P@ssw0rd",
+        workstation: "PHONE",
+        client_challenge: [0xa5; 8],
+        random_session_key: [0x3c; 16],
+        time: 0x01d9_5a00_1234_5678,
+        v2: true,
+        version: [6, 1, 0, 0, 0, 0, 0, 15],
+    };
+    let (type3, mut ctx) = ntlm::authenticate(&type2, &input).unwrap();
     let au = Authenticate::parse(&type3).unwrap();
-    assert_eq!(ntlm::from_utf16le(au.user), v.s("user_str"));
-    assert_eq!(ntlm::from_utf16le(au.domain), v.s("domain_str"));
     assert_eq!(au.emit(), type3);
     assert_eq!(Message::parse(&type3).unwrap().emit(), type3);
-
-    // Recreate it: the random session key is what the server recovers from the capture.
-    let key = ntlm::ntowf_v2(v.s("password_str"), v.s("user_str"), v.s("domain_str"));
+    assert_eq!(ntlm::from_utf16le(au.user), "alice");
+    assert_eq!(ntlm::from_utf16le(au.domain), "CONTOSO");
+    assert_eq!(ntlm::from_utf16le(au.workstation), "PHONE");
+    assert_eq!(au.version, Some(input.version));
+    // Section 3.1.5.1.2 / 3.3.2 recomputed: NTOWFv2, the NTLMv2 responses over the
+    // server's TargetInfo, KXKEY = SessionBaseKey, and the RC4K key exchange.
+    let key = ntlm::ntowf_v2("P@ssw0rd", "alice", "CONTOSO");
     let r = ntlm::ntlm_v2(
         &key,
         &ch.server_challenge,
-        &v.a8("client_challenge"),
-        u64::from_le_bytes(v.a8("time")),
+        &input.client_challenge,
+        input.time,
         ch.target_info,
     );
-    let rsk = ntlm::recover_session_key(
-        au.flags,
-        &r.key_exchange_key,
+    assert_eq!(au.nt_response, &r.nt_response[..]);
+    assert_eq!(au.lm_response, &r.lm_response[..]);
+    assert_eq!(r.key_exchange_key, r.session_base_key);
+    assert_eq!(
         au.encrypted_random_session_key,
-    )
-    .unwrap();
-    let input = ntlm::ClientInput {
-        user: v.s("user_str"),
-        domain: v.s("domain_str"),
-        password: v.s("password_str"),
-        workstation: v.s("workstation_str"),
-        client_challenge: v.a8("client_challenge"),
-        random_session_key: rsk,
-        time: u64::from_le_bytes(v.a8("time")),
-        v2: true,
-        version: v.a8("version"),
-    };
-    let (ours, mut ctx) = ntlm::authenticate(&type2, &input).unwrap();
-    assert_eq!(hexs(&ours), hexs(&type3));
-    // The server double accepts it and derives the same session.
-    let srv = ntlm::ServerChallenge {
-        flags: ch.flags,
-        server_challenge: ch.server_challenge,
-        target_info: ch.target_info.to_vec(),
-    };
-    let (user, _, mut sctx) = srv.accept(&ours, v.s("password_str")).unwrap();
-    assert_eq!(user, "User");
-    assert!(srv.accept(&ours, "Pa$$w0rd").is_err());
+        &ntlm::rc4k(&r.key_exchange_key, &input.random_session_key)[..]
+    );
+    assert_eq!(ctx.exported_session_key, input.random_session_key);
+    assert_eq!(
+        ntlm::recover_session_key(
+            au.flags,
+            &r.key_exchange_key,
+            au.encrypted_random_session_key
+        )
+        .unwrap(),
+        input.random_session_key
+    );
+
+    // The server end accepts it and derives the same session; a wrong password or a
+    // changed NTProofStr is refused.
+    let (user, domain, mut sctx) = srv.accept(&type3, "P@ssw0rd").unwrap();
+    assert_eq!((user.as_str(), domain.as_str()), ("alice", "CONTOSO"));
+    assert!(srv.accept(&type3, "Pa$$w0rd").is_err());
+    let mut tampered = type3.clone();
+    let nt_off = u32::from_le_bytes(tampered[24..28].try_into().unwrap()) as usize;
+    tampered[nt_off] ^= 1;
+    assert!(srv.accept(&tampered, "P@ssw0rd").is_err());
     assert_eq!(sctx.exported_session_key, ctx.exported_session_key);
-    // Connectionless signatures in both directions verify at the other end.
+    assert_eq!(sctx.flags, ctx.flags);
+
+    // Section 2.2.2.9.1 layout (extended session security): Version 1, 8-byte checksum,
+    // SeqNum little-endian.
     let sig = ctx.client.mac(7, b"<NTLM><1234>");
+    assert_eq!(&sig[..4], &[1, 0, 0, 0]);
+    assert_eq!(&sig[12..], &7u32.to_le_bytes());
     sctx.client.verify_mac(7, b"<NTLM><1234>", &sig).unwrap();
     assert!(sctx.client.verify_mac(8, b"<NTLM><1234>", &sig).is_err());
     assert!(sctx.client.verify_mac(7, b"<NTLM><1235>", &sig).is_err());
-}
-
-fn hexs(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    // The client's signature is not valid in the server's direction (other SIGNKEY).
+    assert!(ctx.server.verify_mac(7, b"<NTLM><1234>", &sig).is_err());
+    let ssig = sctx.server.mac(100, b"<NTLM><abcd>");
+    ctx.server.verify_mac(100, b"<NTLM><abcd>", &ssig).unwrap();
+    assert!(ctx.client.verify_mac(100, b"<NTLM><abcd>", &ssig).is_err());
+    // SIGNKEY per direction (section 3.4.5.2) as the two ends compute it.
+    assert_ne!(
+        ntlm::sign_key(ctx.flags, &ctx.exported_session_key, ntlm::Side::Client),
+        ntlm::sign_key(ctx.flags, &ctx.exported_session_key, ntlm::Side::Server)
+    );
 }
 
 #[test]

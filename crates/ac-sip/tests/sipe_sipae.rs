@@ -1,6 +1,8 @@
-//! [MS-SIPAE] over NTLM: the spec's example challenge, the signed buffer of section 3.2.5.1
-//! and the signatures of a captured OCS 2007 R2 sign-in (computed here, compared with the
-//! captured `response` / `rspauth`), plus client/server association round trips.
+//! [MS-SIPAE] over NTLM: the spec's example challenge (section 4.1), the signed buffer of
+//! section 3.2.5.1 checked field by field for versions 3 and 4 on the 4.1 example messages,
+//! and a full signed exchange between our client and server associations with fixed
+//! inputs (the client's `response` verified by the server end and recomputed from the
+//! session key, the server's `rspauth` verified by the client; tampering refused).
 
 use std::collections::HashMap;
 
@@ -8,7 +10,7 @@ use ac_sip::msg::{HeaderName, Message, MessageBuf};
 use ac_sip::sipe::ntlm;
 use ac_sip::sipe::sipae::{
     signature_buffer, ClientSa, NtlmChallenge, NtlmCredentials, SaState, ServerSa, SigInput,
-    SipaeError, REALM,
+    SipaeError, REALM, SIP_NTLM_SEQ,
 };
 
 fn messages() -> HashMap<String, Vec<u8>> {
@@ -45,21 +47,6 @@ fn messages() -> HashMap<String, Vec<u8>> {
     }
     flush(&mut name, &mut body);
     out
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn ocs_fixture() -> HashMap<String, String> {
-    include_str!("fixtures/sipe/ocs2007r2-ntlm.txt")
-        .lines()
-        .filter_map(|l| l.split_once(" = "))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
 }
 
 /// [MS-SIPAE] 4.1 step 2: the NTLM challenge parses; Kerberos is not ours.
@@ -100,106 +87,228 @@ fn sig_input<'a>(rand: &'a str, num: &'a str, target: &'a str, version: u32) -> 
     }
 }
 
-/// Section 3.2.5.1 buffers, versions 3 and 4, against the captured exchanges.
-#[test]
-fn signature_buffers() {
-    let m = messages();
-    let req = Message::parse(&m["ocs-register"]).unwrap();
-    let b = signature_buffer(
-        &req,
-        &sig_input("13317733", "1", "cosmo-ocs-r2.cosmo.local", 4),
-    )
-    .unwrap();
-    assert_eq!(b.as_bytes(), &m["ocs-register-buffer"][..]);
-    let ok = Message::parse(&m["ocs-200"]).unwrap();
-    let b = signature_buffer(
-        &ok,
-        &sig_input("9616454F", "1", "cosmo-ocs-r2.cosmo.local", 4),
-    )
-    .unwrap();
-    assert_eq!(b.as_bytes(), &m["ocs-200-buffer"][..]);
-    let v3 = Message::parse(&m["ocs2007-v3-200"]).unwrap();
-    let b = signature_buffer(
-        &v3,
-        &sig_input("0878F41B", "1", "ocs1.ocs.provo.novell.com", 3),
-    )
-    .unwrap();
-    assert_eq!(b.as_bytes(), &m["ocs2007-v3-200-buffer"][..]);
+/// The `<...>` fields of a signed buffer.
+fn fields(buf: &str) -> Vec<&str> {
+    assert!(buf.starts_with('<') && buf.ends_with('>'), "{buf}");
+    buf[1..buf.len() - 1].split("><").collect()
 }
 
-/// The captured sign-in recomputed: our Proxy-Authorization equals the real client's
-/// (gssapi-data, crand, cnum and response), and the server's rspauth verifies.
+/// Section 3.2.5.1 buffers field by field, on the 4.1 example REGISTER (request, no To tag)
+/// and on a 200 answering it (response: status code last). Version 3: protocol, crand,
+/// cnum, realm, targetname, Call-ID, CSeq number, CSeq method, From URI, From tag, To tag,
+/// Expires; version 4 adds the To URI after the From tag and the P-Asserted-Identity and
+/// P-Preferred-Identity URIs after the To tag. Values are taken as written (case kept).
 #[test]
-fn ocs2007r2_signed_register_and_200() {
+fn signature_buffers_field_by_field() {
     let m = messages();
-    let f = ocs_fixture();
-    let type2 = hex(&f["challenge"]);
-    let captured = Message::parse(&m["ocs-register"]).unwrap();
-    let captured_cred =
-        NtlmCredentials::parse(captured.first(HeaderName::ProxyAuthorization).unwrap()).unwrap();
-    // The client's random session key, as the server recovers it.
-    let ch = ntlm::Challenge::parse(&type2).unwrap();
-    let au = ntlm::Authenticate::parse(captured_cred.gssapi_data.as_ref().unwrap()).unwrap();
-    let key = ntlm::ntowf_v2(&f["password_str"], &f["user_str"], &f["domain_str"]);
-    let cc: [u8; 8] = hex(&f["client_challenge"]).try_into().unwrap();
-    let time = u64::from_le_bytes(hex(&f["time"]).try_into().unwrap());
-    let r = ntlm::ntlm_v2(&key, &ch.server_challenge, &cc, time, ch.target_info);
-    let rsk = ntlm::recover_session_key(
-        au.flags,
-        &r.key_exchange_key,
-        au.encrypted_random_session_key,
-    )
-    .unwrap();
+    let req = Message::parse(&m["sipae-4.1-step1-register"]).unwrap();
+    let v3 = signature_buffer(&req, &sig_input("1a2B3c4D", "1", "server.contoso.com", 3)).unwrap();
+    assert_eq!(
+        fields(&v3),
+        [
+            "NTLM",
+            "1a2B3c4D",
+            "1",
+            REALM,
+            "server.contoso.com",
+            "d5f2b95d5be64c2cbfb38aa5d3a87ae7",
+            "169",
+            "REGISTER",
+            "sip:alice@contoso.com",
+            "4a2b44d131",
+            "",
+            "",
+        ]
+    );
+    let v4 = signature_buffer(&req, &sig_input("1a2B3c4D", "1", "server.contoso.com", 4)).unwrap();
+    assert_eq!(
+        fields(&v4),
+        [
+            "NTLM",
+            "1a2B3c4D",
+            "1",
+            REALM,
+            "server.contoso.com",
+            "d5f2b95d5be64c2cbfb38aa5d3a87ae7",
+            "169",
+            "REGISTER",
+            "sip:alice@contoso.com",
+            "4a2b44d131",
+            "sip:alice@contoso.com",
+            "",
+            "",
+            "",
+            "",
+        ]
+    );
+    // A 200 to it, the To tag as the 4.1 step 2 response writes it (upper case), with
+    // Expires and both identity headers.
+    let mut ok = ac_sip::msg::response_to(&req, 200, Some("0858513FA91D3AAE1A5840DDB99599DF"));
+    ok.push(HeaderName::Expires, "7200");
+    ok.push(
+        HeaderName::PAssertedIdentity,
+        "\"Alice\" <sip:Alice@Contoso.com>",
+    );
+    ok.push(HeaderName::PPreferredIdentity, "<tel:+14255550100>");
+    let ok = ok.to_bytes();
+    let ok = Message::parse(&ok).unwrap();
+    let v3 = signature_buffer(&ok, &sig_input("9616454f", "7", "server.contoso.com", 3)).unwrap();
+    assert_eq!(
+        fields(&v3),
+        [
+            "NTLM",
+            "9616454f",
+            "7",
+            REALM,
+            "server.contoso.com",
+            "d5f2b95d5be64c2cbfb38aa5d3a87ae7",
+            "169",
+            "REGISTER",
+            "sip:alice@contoso.com",
+            "4a2b44d131",
+            "0858513FA91D3AAE1A5840DDB99599DF",
+            "7200",
+            "200",
+        ]
+    );
+    let v4 = signature_buffer(&ok, &sig_input("9616454f", "7", "server.contoso.com", 4)).unwrap();
+    assert_eq!(
+        fields(&v4),
+        [
+            "NTLM",
+            "9616454f",
+            "7",
+            REALM,
+            "server.contoso.com",
+            "d5f2b95d5be64c2cbfb38aa5d3a87ae7",
+            "169",
+            "REGISTER",
+            "sip:alice@contoso.com",
+            "4a2b44d131",
+            "sip:alice@contoso.com",
+            "0858513FA91D3AAE1A5840DDB99599DF",
+            "sip:Alice@Contoso.com",
+            "tel:+14255550100",
+            "7200",
+            "200",
+        ]
+    );
+    // Without the fields a signature needs, a typed error.
+    let bare = b"SIP/2.0 200 OK\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(
+        signature_buffer(&Message::parse(bare).unwrap(), &sig_input("1", "1", "t", 4)),
+        Err(SipaeError::Field("Call-ID"))
+    );
+}
 
-    let challenge = NtlmChallenge {
-        realm: REALM.into(),
-        targetname: "cosmo-ocs-r2.cosmo.local".into(),
-        version: 4,
-        opaque: Some("2BDBAC9D".into()),
-        gssapi_data: Some(type2.clone()),
-    };
-    let mut sa = ClientSa::new(&challenge, true);
-    sa.handle_challenge(
-        &challenge,
-        &ntlm::ClientInput {
-            user: &f["user_str"],
-            domain: &f["domain_str"],
-            password: &f["password_str"],
-            workstation: &f["workstation_str"],
-            client_challenge: cc,
-            random_session_key: rsk,
-            time,
-            v2: true,
-            version: hex(&f["version"]).try_into().unwrap(),
-        },
-    )
-    .unwrap();
-    // The REGISTER without its credentials, then ours added.
-    let mut b = MessageBuf::from_message(&captured);
-    b.remove(HeaderName::ProxyAuthorization);
-    let bare = b.to_bytes();
-    let ours = sa
-        .credentials(&Message::parse(&bare).unwrap(), 0x13317733)
+/// The 4.1 sign-in completed between our ends with fixed inputs: the client's signed
+/// REGISTER verifies at the server association and its `response` equals the NTLM MAC of
+/// the 3.2.5.1 buffer under the session key both ends derived; the server's signed 200
+/// verifies at the client; a replayed or changed 200 and a changed REGISTER are refused.
+#[test]
+fn signed_register_and_200_between_our_ends() {
+    let m = messages();
+    for version in [3u32, 4] {
+        let first = NtlmChallenge::parse(&format!(
+            "NTLM realm=\"{REALM}\", targetname=\"server.contoso.com\", version={version}"
+        ))
         .unwrap();
-    let ours = NtlmCredentials::parse(&ours).unwrap();
-    assert_eq!(ours, captured_cred);
-    assert_eq!(
-        ours.response.as_deref(),
-        Some("0100000029618e9651b65a7764000000")
-    );
+        let mut sa = ClientSa::new(&first, false);
+        let mut srv = ServerSa::new(
+            "server.contoso.com",
+            version,
+            0x2BDB_AC9D,
+            [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88],
+            "CONTOSO",
+        );
+        let challenge = NtlmChallenge::parse(&srv.challenge()).unwrap();
+        assert!(challenge.opaque.is_some() && challenge.gssapi_data.is_some());
+        let input = ntlm::ClientInput {
+            user: "alice",
+            domain: "CONTOSO",
+            password: "P@ssw0rd",
+            workstation: "PHONE",
+            client_challenge: [0x42; 8],
+            random_session_key: [0x17; 16],
+            time: 0x01d9_5a00_1234_5678,
+            v2: true,
+            version: [6, 1, 0, 0, 0, 0, 0, 15],
+        };
+        sa.handle_challenge(&challenge, &input).unwrap();
+        assert_eq!(sa.state(), SaState::Established);
+        // The 4.1 REGISTER (spec text), signed with crand 0x13317733.
+        let req = Message::parse(&m["sipae-4.1-step1-register"]).unwrap();
+        let cred = NtlmCredentials::parse(&sa.credentials(&req, 0x1331_7733).unwrap()).unwrap();
+        assert_eq!(cred.crand.as_deref(), Some("13317733"));
+        assert_eq!(cred.cnum.as_deref(), Some("1"));
+        assert_eq!(cred.version, version);
+        let auth = cred
+            .gssapi_data
+            .clone()
+            .expect("AUTHENTICATE with the first");
+        assert_eq!(
+            srv.accept(&auth, |u| (u == "alice").then(|| "P@ssw0rd".into()))
+                .unwrap(),
+            "alice"
+        );
+        // The request changed after signing (CSeq) does not verify; the original does.
+        let changed = String::from_utf8(m["sipae-4.1-step1-register"].clone())
+            .unwrap()
+            .replace("CSeq: 169", "CSeq: 170");
+        assert_eq!(
+            srv.verify_request(&Message::parse(changed.as_bytes()).unwrap(), &cred),
+            Err(SipaeError::BadSignature)
+        );
 
-    let ok = Message::parse(&m["ocs-200"]).unwrap();
-    assert_eq!(sa.verify(&ok), Ok(true));
-    // The same 200 again is a replay; a changed one does not verify.
-    assert!(matches!(sa.verify(&ok), Err(SipaeError::Replay { .. })));
-    let forged = String::from_utf8(m["ocs-200"].clone())
-        .unwrap()
-        .replace("snum=\"1\"", "snum=\"2\"")
-        .replace("Expires: 7200", "Expires: 7201");
-    assert_eq!(
-        sa.verify(&Message::parse(forged.as_bytes()).unwrap()),
-        Err(SipaeError::BadSignature)
-    );
+        srv.verify_request(&req, &cred).unwrap();
+        // Recompute the response independently: exported session key (the random session
+        // key, KEY_EXCH) -> client SIGNKEY/SEALKEY MAC over the 3.2.5.1 buffer.
+        let buf = signature_buffer(
+            &req,
+            &sig_input("13317733", "1", "server.contoso.com", version),
+        )
+        .unwrap();
+        let (_, ctx) = ntlm::authenticate(
+            &ntlm::Challenge::parse(challenge.gssapi_data.as_ref().unwrap())
+                .unwrap()
+                .emit(),
+            &input,
+        )
+        .unwrap();
+        let mut signer =
+            ntlm::Sealer::new(ctx.flags, &input.random_session_key, ntlm::Side::Client);
+        let expect: String = signer
+            .mac(SIP_NTLM_SEQ, buf.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(cred.response.as_deref(), Some(expect.as_str()));
+        // The server's 200, signed; the client verifies it once.
+        let mut ok = ac_sip::msg::response_to(&req, 200, Some("0858513FA91D3AAE1A5840DDB99599DF"));
+        ok.push(HeaderName::Expires, "7200");
+        let unsigned = ok.to_bytes();
+        let info = srv
+            .sign_response(&Message::parse(&unsigned).unwrap(), 0x9616_454F)
+            .unwrap();
+        ok.push(HeaderName::AuthenticationInfo, &info);
+        let signed = ok.to_bytes();
+        let text = String::from_utf8(signed.clone()).unwrap();
+        assert!(text.contains("srand=\"9616454F\""), "{text}");
+        assert_eq!(sa.verify(&Message::parse(&signed).unwrap()), Ok(true));
+        assert!(matches!(
+            sa.verify(&Message::parse(&signed).unwrap()),
+            Err(SipaeError::Replay { .. })
+        ));
+        let forged = text
+            .replace("snum=\"1\"", "snum=\"2\"")
+            .replace("Expires: 7200", "Expires: 7201");
+        assert_eq!(
+            sa.verify(&Message::parse(forged.as_bytes()).unwrap()),
+            Err(SipaeError::BadSignature)
+        );
+        // A 200 without Authentication-Info is reported unsigned, not accepted as signed.
+        assert_eq!(sa.verify(&Message::parse(&unsigned).unwrap()), Ok(false));
+    }
 }
 
 fn request(cseq: u32, expires: &str) -> Vec<u8> {

@@ -324,8 +324,9 @@ impl<'a> Authenticate<'a> {
         let mic = v && self.mic.is_some();
         let base = 64 + if v { 8 } else { 0 } + if mic { 16 } else { 0 };
         let mut w = Writer::new(3, base);
-        // Payload in the order Windows lays it out (domain, user, workstation, LM, NT,
-        // session key); the field descriptors keep the fixed order of section 2.2.1.3.
+        // Payload in our chosen order (domain, user, workstation, LM, NT, session key):
+        // section 2.2.1.3 fixes the order of the field descriptors, not of the payload,
+        // which the descriptors' offsets locate.
         let order: [&[u8]; 6] = [
             self.domain,
             self.user,
@@ -1008,7 +1009,8 @@ pub struct ClientInput<'a> {
 pub fn authenticate(challenge: &[u8], i: &ClientInput<'_>) -> Result<(Vec<u8>, ClientContext)> {
     let ch = Challenge::parse(challenge)?;
     // Section 3.1.5.1.2: the client's flags are the server's, limited to what we support;
-    // REQUEST_TARGET is the client's own request and stays set (a real client does so).
+    // REQUEST_TARGET (section 2.2.2.5: if set, "a TargetName field of the CHALLENGE_MESSAGE
+    // ... MUST be supplied") is a client request; our client keeps it set.
     let flags = (ch.flags & flags::SIP_CONNECTIONLESS) | flags::REQUEST_TARGET;
     let r = if i.v2 {
         let pairs = av_pairs(ch.target_info)?;

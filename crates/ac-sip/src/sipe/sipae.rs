@@ -20,10 +20,12 @@ use crate::sipe::ntlm::{self, ClientContext, ClientInput, ServerChallenge};
 /// The realm Skype for Business / Lync / OCS servers announce.
 pub const REALM: &str = "SIP Communications Service";
 
-/// The NTLM SeqNum that signatures carry in SIP: connectionless NTLM takes the sequence
-/// number from the application, and servers use 100 for every message (the captured
-/// OCS 2007 R2 signatures all end in `64000000`); the per-message counters are the
-/// `cnum` / `snum` inside the signed buffer instead.
+/// The NTLM SeqNum our implementation passes to the message signature functions, at both
+/// ends and for every message. [MS-NLMP] 3.4.4: "In the case of connectionless NTLM
+/// authentication, the SeqNum parameter SHOULD be specified by the application"; [MS-SIPAE]
+/// does not name a value, and orders messages by the `cnum` / `snum` inside the signed
+/// buffer (3.2.5.1) instead. We use the constant 100; whether an independent client
+/// agrees is what the pidgin-sipe cross-check of the server double shows.
 pub const SIP_NTLM_SEQ: u32 = 100;
 
 /// Why a SIPE authentication step failed.
