@@ -22,6 +22,8 @@ fn server() -> SfbServer {
             users: HashMap::from([("alice".to_string(), "P@ssw0rd!".to_string())]),
             expires: 600,
             date: "Thu, 31 Jan 2008 00:01:56 GMT".into(),
+            provisioning: None,
+            location_profile: None,
         },
         42,
     )
