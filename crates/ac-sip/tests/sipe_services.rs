@@ -496,6 +496,42 @@ fn failures_map_to_the_manuals_notifications() {
     );
 }
 
+/// The sign-in reports the manual's texts: a 404 with ms-diagnostics from the registrar,
+/// and a transaction that got no response.
+#[test]
+fn sign_in_failures_show_the_manuals_texts() {
+    let now = Instant::now();
+    let mut p = phone();
+    p.register(now);
+    let req = p.poll_request().unwrap();
+    let mut r = response_to(&Message::parse(&req).unwrap(), 404, Some("t"));
+    r.push(
+        HeaderName::MsDiagnostics,
+        "4005;reason=\"Destination URI either not enabled for SIP or does not exist\"",
+    );
+    p.handle_response(now, &r.to_bytes());
+    assert_eq!(
+        p.poll_event(),
+        Some(SipeEvent::Failed {
+            code: 404,
+            reason: format!(
+                "{SERVER_NOT_FOUND} (4005: Destination URI either not enabled for SIP or does not exist)"
+            )
+        })
+    );
+    let mut q = phone();
+    q.register(now);
+    let _ = q.poll_request();
+    q.handle_failure(now, 408);
+    assert_eq!(
+        q.poll_event(),
+        Some(SipeEvent::Failed {
+            code: 408,
+            reason: CANNOT_CONNECT.into()
+        })
+    );
+}
+
 fn text() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9&<>\"' é+$^()\\\\:;=/.\t\r\n-]{0,16}"
 }

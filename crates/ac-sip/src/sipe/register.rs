@@ -236,8 +236,10 @@ impl SipeRegistration {
         self.retry_at = Some(now + self.cfg.retry_after);
     }
 
+    /// The transaction failed without a response (timeout, transport error): the manual's
+    /// Table 2-9 "Failed to connect to Lync server".
     pub fn handle_failure(&mut self, now: Instant, code: u16) {
-        self.fail(now, code, "no response".into());
+        self.fail(now, code, crate::sipe::diagnostics::CANNOT_CONNECT.into());
     }
 
     pub fn handle_response(&mut self, now: Instant, data: &[u8]) {
@@ -321,9 +323,18 @@ impl SipeRegistration {
                 }
             }
             _ => {
-                let reason = match &m.start {
-                    crate::msg::StartLine::Response { reason, .. } => reason.to_string(),
-                    _ => String::new(),
+                // The manual's notification for the failure when it has one (Table 2-9,
+                // section 8), with the ms-diagnostics reason after it; else the reason
+                // phrase.
+                let reason = match crate::sipe::diagnostics::notification(&m) {
+                    Some(n) => match n.diagnostics {
+                        Some((c, r)) if !r.is_empty() => format!("{} ({c}: {r})", n.text),
+                        _ => n.text.to_string(),
+                    },
+                    None => match &m.start {
+                        crate::msg::StartLine::Response { reason, .. } => reason.to_string(),
+                        _ => String::new(),
+                    },
                 };
                 self.fail(now, code, reason);
             }
