@@ -24,8 +24,9 @@ pub const REALM: &str = "SIP Communications Service";
 /// ends and for every message. [MS-NLMP] 3.4.4: "In the case of connectionless NTLM
 /// authentication, the SeqNum parameter SHOULD be specified by the application"; [MS-SIPAE]
 /// does not name a value, and orders messages by the `cnum` / `snum` inside the signed
-/// buffer (3.2.5.1) instead. We use the constant 100; whether an independent client
-/// agrees is what the pidgin-sipe cross-check of the server double shows.
+/// buffer (3.2.5.1) instead. We use the constant 100 at both ends; pidgin-sipe, an
+/// independent implementation, verifies the server double's signatures made with it
+/// (tests/sipe_pidgin.rs).
 pub const SIP_NTLM_SEQ: u32 = 100;
 
 /// Why a SIPE authentication step failed.
