@@ -6,6 +6,7 @@ mod common;
 
 use std::fs;
 use std::net::{TcpListener, UdpSocket};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -120,6 +121,11 @@ struct Kamailio {
 
 impl Drop for Kamailio {
     fn drop(&mut self) {
+        // kamailio forks its workers: stop the whole process group (it has its own), so no
+        // worker outlives the test.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -196,6 +202,7 @@ request_route {{
     fs::write(d.join("k.cfg"), cfg).unwrap();
     let log = fs::File::create(d.join("kamailio.log")).unwrap();
     let child = Command::new("kamailio")
+        .process_group(0)
         .args(["-f", "k.cfg", "-DD", "-E", "-Y"])
         .arg(d)
         .current_dir(d)
