@@ -152,12 +152,12 @@ fn signature_buffers_field_by_field() {
     ok.push(HeaderName::PPreferredIdentity, "<tel:+14255550100>");
     let ok = ok.to_bytes();
     let ok = Message::parse(&ok).unwrap();
-    let v3 = signature_buffer(&ok, &sig_input("9616454f", "7", "server.contoso.com", 3)).unwrap();
+    let v3 = signature_buffer(&ok, &sig_input("0c0ffee0", "7", "server.contoso.com", 3)).unwrap();
     assert_eq!(
         fields(&v3),
         [
             "NTLM",
-            "9616454f",
+            "0c0ffee0",
             "7",
             REALM,
             "server.contoso.com",
@@ -171,12 +171,12 @@ fn signature_buffers_field_by_field() {
             "200",
         ]
     );
-    let v4 = signature_buffer(&ok, &sig_input("9616454f", "7", "server.contoso.com", 4)).unwrap();
+    let v4 = signature_buffer(&ok, &sig_input("0c0ffee0", "7", "server.contoso.com", 4)).unwrap();
     assert_eq!(
         fields(&v4),
         [
             "NTLM",
-            "9616454f",
+            "0c0ffee0",
             "7",
             REALM,
             "server.contoso.com",
@@ -217,7 +217,7 @@ fn signed_register_and_200_between_our_ends() {
         let mut srv = ServerSa::new(
             "server.contoso.com",
             version,
-            0x2BDB_AC9D,
+            0x5EED_0A01,
             [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88],
             "CONTOSO",
         );
@@ -236,10 +236,10 @@ fn signed_register_and_200_between_our_ends() {
         };
         sa.handle_challenge(&challenge, &input).unwrap();
         assert_eq!(sa.state(), SaState::Established);
-        // The 4.1 REGISTER (spec text), signed with crand 0x13317733.
+        // The 4.1 REGISTER (spec text), signed with crand 0x1a2b3c4d.
         let req = Message::parse(&m["sipae-4.1-step1-register"]).unwrap();
-        let cred = NtlmCredentials::parse(&sa.credentials(&req, 0x1331_7733).unwrap()).unwrap();
-        assert_eq!(cred.crand.as_deref(), Some("13317733"));
+        let cred = NtlmCredentials::parse(&sa.credentials(&req, 0x1A2B_3C4D).unwrap()).unwrap();
+        assert_eq!(cred.crand.as_deref(), Some("1a2b3c4d"));
         assert_eq!(cred.cnum.as_deref(), Some("1"));
         assert_eq!(cred.version, version);
         let auth = cred
@@ -265,7 +265,7 @@ fn signed_register_and_200_between_our_ends() {
         // key, KEY_EXCH) -> client SIGNKEY/SEALKEY MAC over the 3.2.5.1 buffer.
         let buf = signature_buffer(
             &req,
-            &sig_input("13317733", "1", "server.contoso.com", version),
+            &sig_input("1a2b3c4d", "1", "server.contoso.com", version),
         )
         .unwrap();
         let (_, ctx) = ntlm::authenticate(
@@ -288,12 +288,12 @@ fn signed_register_and_200_between_our_ends() {
         ok.push(HeaderName::Expires, "7200");
         let unsigned = ok.to_bytes();
         let info = srv
-            .sign_response(&Message::parse(&unsigned).unwrap(), 0x9616_454F)
+            .sign_response(&Message::parse(&unsigned).unwrap(), 0x0C0F_FEE0)
             .unwrap();
         ok.push(HeaderName::AuthenticationInfo, &info);
         let signed = ok.to_bytes();
         let text = String::from_utf8(signed.clone()).unwrap();
-        assert!(text.contains("srand=\"9616454F\""), "{text}");
+        assert!(text.contains("srand=\"0C0FFEE0\""), "{text}");
         assert_eq!(sa.verify(&Message::parse(&signed).unwrap()), Ok(true));
         assert!(matches!(
             sa.verify(&Message::parse(&signed).unwrap()),
@@ -333,7 +333,7 @@ fn request(cseq: u32, expires: &str) -> Vec<u8> {
 #[test]
 fn client_and_server_associations() {
     for version in [3, 4] {
-        let mut srv = ServerSa::new("sfb.contoso.com", version, 0x2BDB_AC9D, [7; 8], "CONTOSO");
+        let mut srv = ServerSa::new("sfb.contoso.com", version, 0x5EED_0A01, [7; 8], "CONTOSO");
         let first = NtlmChallenge::parse(&format!(
             "NTLM realm=\"{REALM}\", targetname=\"sfb.contoso.com\", version={version}"
         ))

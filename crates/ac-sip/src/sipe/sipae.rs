@@ -644,12 +644,12 @@ mod tests {
     #[test]
     fn raw_parts() {
         assert_eq!(
-            raw_uri("\"User\"<sip:user@cosmo.local>;tag=3e49177a52;epid=c8"),
-            "sip:user@cosmo.local"
+            raw_uri("\"Alice\"<sip:alice@contoso.com>;tag=4a2b44d131;epid=8248ca9ebb"),
+            "sip:alice@contoso.com"
         );
         assert_eq!(
-            raw_tag("\"User\"<sip:user@cosmo.local>;tag=3e49177a52;epid=c8"),
-            "3e49177a52"
+            raw_tag("\"Alice\"<sip:alice@contoso.com>;tag=4a2b44d131;epid=8248ca9ebb"),
+            "4a2b44d131"
         );
         assert_eq!(raw_uri("sip:a@b;tag=1"), "sip:a@b");
         assert_eq!(raw_tag("sip:a@b;tag=1"), "1");
@@ -662,7 +662,7 @@ mod tests {
             realm: REALM.into(),
             targetname: "sfb.contoso.com".into(),
             version: 4,
-            opaque: Some("2BDBAC9D".into()),
+            opaque: Some("5EED0A01".into()),
             gssapi_data: Some(vec![1, 2, 3]),
         };
         assert_eq!(NtlmChallenge::parse(&ch.emit()).unwrap(), ch);
