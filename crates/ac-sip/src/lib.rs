@@ -12,6 +12,7 @@
 //! * [`resolve`]: RFC 3263 server location (NAPTR, SRV with RFC 2782 order, A) and the
 //!   Skype for Business discovery order, sans-IO.
 //! * [`auth`]: Digest authentication (RFC 2617, RFC 7616 / RFC 8760 SHA-256).
+//! * [`sipe`]: the Skype for Business extensions (NTLM, [MS-SIPAE] security associations).
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -23,6 +24,7 @@ pub(crate) mod lex;
 pub mod msg;
 pub mod register;
 pub mod resolve;
+pub mod sipe;
 pub mod transaction;
 pub mod uas;
 pub mod uri;
