@@ -12,6 +12,8 @@
 //! * [`resolve`]: RFC 3263 server location (NAPTR, SRV with RFC 2782 order, A) and the
 //!   Skype for Business discovery order, sans-IO.
 //! * [`auth`]: Digest authentication (RFC 2617, RFC 7616 / RFC 8760 SHA-256).
+//! * [`sdp`]: SDP (RFC 4566) checked view, typed model, canonical emit.
+//! * [`offer_answer`]: the RFC 3264 offer/answer engine (codec list of manual 3.3.14.2).
 //! * [`sipe`]: the Skype for Business extensions (NTLM, [MS-SIPAE] security associations).
 #![forbid(unsafe_code)]
 
@@ -22,8 +24,10 @@ pub mod error;
 pub mod keepalive;
 pub(crate) mod lex;
 pub mod msg;
+pub mod offer_answer;
 pub mod register;
 pub mod resolve;
+pub mod sdp;
 pub mod sipe;
 pub mod transaction;
 pub mod uas;
