@@ -14,10 +14,15 @@
 //! * [`auth`]: Digest authentication (RFC 2617, RFC 7616 / RFC 8760 SHA-256).
 //! * [`sdp`]: SDP (RFC 4566) checked view, typed model, canonical emit.
 //! * [`offer_answer`]: the RFC 3264 offer/answer engine (codec list of manual 3.3.14.2).
+//! * [`dialog`]: dialogs (RFC 3261 12): creation, in-dialog requests, route sets.
+//! * [`call`]: INVITE sessions UAC/UAS (PRACK, CANCEL, re-INVITE/UPDATE, hold, session
+//!   timers, glare, forking), sans-IO.
 //! * [`sipe`]: the Skype for Business extensions (NTLM, [MS-SIPAE] security associations).
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod call;
+pub mod dialog;
 #[cfg(feature = "driver")]
 pub mod driver;
 pub mod error;
