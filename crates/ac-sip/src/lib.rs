@@ -17,6 +17,8 @@
 //! * [`dialog`]: dialogs (RFC 3261 12): creation, in-dialog requests, route sets.
 //! * [`call`]: INVITE sessions UAC/UAS (PRACK, CANCEL, re-INVITE/UPDATE, hold, session
 //!   timers, glare, forking), sans-IO.
+//! * [`subscribe`]: the RFC 6665 subscriber (MWI, dialog package), sans-IO.
+//! * [`mwi`]: RFC 3842 message-summary bodies.
 //! * [`sipe`]: the Skype for Business extensions (NTLM, [MS-SIPAE] security associations).
 #![forbid(unsafe_code)]
 
@@ -29,11 +31,13 @@ pub mod error;
 pub mod keepalive;
 pub(crate) mod lex;
 pub mod msg;
+pub mod mwi;
 pub mod offer_answer;
 pub mod register;
 pub mod resolve;
 pub mod sdp;
 pub mod sipe;
+pub mod subscribe;
 pub mod transaction;
 pub mod uas;
 pub mod uri;
