@@ -123,6 +123,8 @@ struct Conn {
     local: SocketAddr,
     /// Holds the one code-handshake slot; its failure is already counted.
     code_attempt: bool,
+    /// The PC's name from its hello.
+    name: String,
     est: Option<Established>,
 }
 
@@ -321,6 +323,7 @@ impl Phone {
                 peer,
                 local,
                 code_attempt: false,
+                name: String::new(),
                 est: None,
             },
         );
@@ -483,7 +486,7 @@ impl Phone {
                     audio_rx: AudioRx::new(&keys.audio_rx, keys.session_id),
                     audio_peer: None,
                 });
-                let peer = c.peer;
+                let (peer, name) = (c.peer, c.name.clone());
                 // Mirror the current calls.
                 let calls: Vec<CallInfo> = self.calls.values().cloned().collect();
                 for call in calls {
@@ -508,22 +511,8 @@ impl Phone {
                     conn: id,
                     peer,
                     mode: keys.mode,
-                    name: String::new(),
+                    name,
                 });
-                // One PC at a time: the newest session replaces older ones (a reconnect
-                // after a half-open TCP connection, or another PC).
-                let old: Vec<ConnId> = self
-                    .conns
-                    .iter()
-                    .filter(|(&k, c)| k != id && c.est.is_some())
-                    .map(|(&k, _)| k)
-                    .collect();
-                for k in old {
-                    if let Some(c) = self.conns.get_mut(&k) {
-                        c.session.close_local(now, false);
-                    }
-                    self.drain(now, k);
-                }
             }
             SessionEvent::Message(m) => self.on_message(now, id, m),
             SessionEvent::Closed(reason) => {
@@ -538,7 +527,12 @@ impl Phone {
                     self.emit(PhoneEvent::Disconnected { conn: id, reason });
                 } else {
                     match reason {
+                        // The PC checks the phone's confirmation first, so a wrong code
+                        // usually shows up as the PC's AuthFailed alert.
                         CloseReason::AuthFailed => self.emit(PhoneEvent::AuthFailed { peer }),
+                        CloseReason::Refused(a) if a.code == AlertCode::AuthFailed => {
+                            self.emit(PhoneEvent::AuthFailed { peer })
+                        }
                         CloseReason::Refused(a) => {
                             self.emit(PhoneEvent::Refused { peer, code: a.code })
                         }
