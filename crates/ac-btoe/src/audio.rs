@@ -189,8 +189,11 @@ pub trait PlayoutBuffer: Send {
 }
 
 /// A fixed-delay playout buffer: starts `delay` after the first frame arrived and then
-/// plays one frame per period in timestamp order; a frame not there in time is concealed,
-/// a frame after its slot is dropped.
+/// plays one frame per period in timestamp order. A missing frame with later frames already
+/// buffered is lost or reordered beyond the delay: it is concealed and skipped (and dropped
+/// if it comes later). A missing frame with nothing buffered behind it is a delay spike: a
+/// concealment frame is inserted without skipping it (expand), so a late burst is played
+/// rather than dropped; the delay grows by one frame each time.
 #[derive(Debug)]
 pub struct FixedDelayBuffer {
     clock_rate: u32,
@@ -203,6 +206,8 @@ pub struct FixedDelayBuffer {
     next_poll: Option<Instant>,
     /// Frames that arrived after their slot.
     pub late: u64,
+    /// Concealment frames inserted on underrun (delay spikes).
+    pub expanded: u64,
 }
 
 impl FixedDelayBuffer {
@@ -217,6 +222,7 @@ impl FixedDelayBuffer {
             next_ts: None,
             next_poll: None,
             late: 0,
+            expanded: 0,
         }
     }
 
@@ -264,8 +270,13 @@ impl PlayoutBuffer for FixedDelayBuffer {
             return Playout::Idle;
         }
         self.next_poll = Some(due + self.frame);
-        self.next_ts = Some(next + self.units());
         let ts = self.base.unwrap_or(0).wrapping_add(next as u32);
+        if self.frames.is_empty() {
+            // Underrun: wait for this frame rather than skip it.
+            self.expanded += 1;
+            return Playout::Conceal { timestamp: ts };
+        }
+        self.next_ts = Some(next + self.units());
         while let Some((&k, _)) = self.frames.first_key_value() {
             if k < next {
                 self.frames.remove(&k);

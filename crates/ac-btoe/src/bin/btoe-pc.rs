@@ -86,6 +86,9 @@ enum Cmd {
         input: PathBuf,
         #[arg(long)]
         output: PathBuf,
+        /// Playout delay of the receive buffer, ms.
+        #[arg(long, default_value_t = 200)]
+        delay_ms: u64,
     },
     Unpair,
 }
@@ -278,17 +281,18 @@ fn read_pcm(p: &Path) -> Result<Vec<i16>, String> {
 }
 
 /// Sends the input as 20 ms L16 frames at 16 kHz in real time and records what the phone
-/// sends back through a 60 ms playout buffer.
-fn audio_loop(args: &Args, input: &Path, output: &Path) -> Result<(), Fail> {
+/// sends back through a fixed-delay playout buffer (`--delay-ms`).
+fn audio_loop(args: &Args, input: &Path, output: &Path, delay: Duration) -> Result<(), Fail> {
     const FRAME: usize = 320;
     let period = Duration::from_millis(20);
     let pcm = read_pcm(input)?;
     let d = resume(args, false)?;
-    let mut buf = FixedDelayBuffer::new(16000, period, Duration::from_millis(60));
+    let mut buf = FixedDelayBuffer::new(16000, period, delay);
     let mut out: Vec<i16> = Vec::with_capacity(pcm.len());
     let frames: Vec<&[i16]> = pcm.chunks(FRAME).collect();
     let start = Instant::now();
-    let total = frames.len() + 25;
+    // Room at the end for the playout delay and a few expansions.
+    let total = frames.len() + 25 + (delay.as_millis() / 20) as usize;
     let (mut played, mut concealed, mut started) = (0u64, 0u64, false);
     for i in 0..total {
         let due = start + period * i as u32;
@@ -333,8 +337,10 @@ fn audio_loop(args: &Args, input: &Path, output: &Path) -> Result<(), Fail> {
     let bytes: Vec<u8> = out.iter().flat_map(|s| s.to_le_bytes()).collect();
     std::fs::write(output, bytes).map_err(|e| format!("{}: {e}", output.display()))?;
     say(&format!(
-        "audio sent={} played={played} concealed={concealed}",
-        frames.len()
+        "audio sent={} played={played} concealed={concealed} expanded={} late={}",
+        frames.len(),
+        buf.expanded,
+        buf.late
     ));
     Ok(())
 }
@@ -429,7 +435,11 @@ fn run(args: &Args) -> Result<(), Fail> {
             d.disconnect(false);
             Ok(())
         }
-        Cmd::AudioLoop { input, output } => audio_loop(args, input, output),
+        Cmd::AudioLoop {
+            input,
+            output,
+            delay_ms,
+        } => audio_loop(args, input, output, Duration::from_millis(*delay_ms)),
         Cmd::Unpair => {
             let d = resume(args, false)?;
             d.disconnect(true);
