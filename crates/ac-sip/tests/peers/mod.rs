@@ -312,6 +312,39 @@ impl Ours {
         o
     }
 
+    /// Without a proxy or registration: requests come straight to our port.
+    pub fn direct(user: &str, extra: &[&str]) -> Ours {
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ac-sip-phone"))
+            .args([
+                "--udp",
+                &format!("127.0.0.1:{port}"),
+                "--aor",
+                &format!("sip:{user}@127.0.0.1:{port}"),
+                "--duration",
+                "60",
+                "--stop-on-eof",
+            ])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let out = Lines::new(
+            &format!("ac-sip-phone {user}"),
+            child.stdout.take().unwrap(),
+        );
+        let mut o = Ours {
+            child,
+            stdin,
+            out,
+            port,
+        };
+        o.event(Duration::from_secs(10), |v| v["event"] == "listening");
+        o
+    }
+
     pub fn cmd(&mut self, line: &str) {
         let s = self.stdin.as_mut().unwrap();
         writeln!(s, "{line}").unwrap();
