@@ -108,6 +108,22 @@ pub enum CallEvent {
         by_peer: bool,
         code: u16,
     },
+    /// We are the transferee (RFC 3515): the peer of `call` asked us to call `target`;
+    /// `new_call` is that call (with Replaces for an attended transfer).
+    TransferRequested {
+        call: CallRef,
+        new_call: CallRef,
+        target: String,
+        replaces: bool,
+    },
+    /// We are the transferor: the transferee reports how its call goes (NOTIFY with a
+    /// message/sipfrag status line, RFC 3515 2.4.5); `code` >= 200 is the outcome.
+    TransferProgress { call: CallRef, code: u16 },
+    /// Our REFER was refused (or timed out: 408).
+    TransferFailed { call: CallRef, code: u16 },
+    /// We are the transfer target: `new_call` (INVITE with Replaces, RFC 3891) took the
+    /// place of `old`, which we ended with BYE.
+    Replaced { old: CallRef, new_call: CallRef },
     /// An INFO in a call (DTMF relay bodies).
     Info { call: CallRef, body: String },
     /// A response to a request sent with [`Phone::send_request`] (REGISTER, REFER, ...).
@@ -171,6 +187,10 @@ enum Purpose {
     ReInvite,
     Update,
     Prack,
+    /// REFER (RFC 3515) we sent on a call.
+    Refer,
+    /// NOTIFY of the implicit refer subscription (RFC 3515 2.4.4).
+    Notify,
 }
 
 #[derive(Debug, Clone)]
@@ -234,6 +254,13 @@ struct Call {
     redirects: u8,
     auth_tries: u8,
     peer_held: bool,
+    /// Extra headers of our INVITE (Referred-By, Replaces when we are a transferee).
+    extra: Vec<(HeaderName<'static>, String)>,
+    /// We are the transferee: this call was placed for a REFER on that call, whose
+    /// implicit subscription gets the NOTIFYs (RFC 3515 2.4.4).
+    notify_to: Option<CallRef>,
+    /// The NOTIFY CSeq space of a refer subscription we serve on this call.
+    refer_served: bool,
 }
 
 /// Small deterministic generator (tags, branches, back-off); seeded by the owner.
@@ -265,6 +292,8 @@ pub struct Phone {
     owners: HashMap<TxId, (CallRef, Purpose)>,
     events: VecDeque<CallEvent>,
     policy: UasPolicy,
+    /// Transfers whose call failed, to report to the transferor (old call, code, reason).
+    failed_transfers: Vec<(CallRef, u16, String)>,
 }
 
 fn body_is_sdp(m: &Message<'_>) -> bool {
@@ -328,6 +357,19 @@ fn auto_answer(m: &Message<'_>) -> bool {
     })
 }
 
+/// Escapes a URI header value (RFC 3261 19.1.1 / 25.1: hnv-unreserved and unreserved kept).
+fn escape_header(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() * 3);
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()[]/?:+$".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 impl Phone {
     pub fn new(cfg: PhoneConfig, seed: u64) -> Phone {
         Phone {
@@ -339,6 +381,7 @@ impl Phone {
             owners: HashMap::new(),
             events: VecDeque::new(),
             policy: UasPolicy::default(),
+            failed_transfers: Vec::new(),
         }
     }
 
@@ -421,6 +464,16 @@ impl Phone {
 
     /// Calls `target` (a SIP URI): INVITE with our offer.
     pub fn invite(&mut self, now: Instant, target: &str) -> Result<CallRef, CallError> {
+        self.invite_with(now, target, Vec::new())
+    }
+
+    /// [`Phone::invite`] with extra headers (Referred-By, Replaces, Join, Alert-Info...).
+    pub fn invite_with(
+        &mut self,
+        now: Instant,
+        target: &str,
+        extra: Vec<(HeaderName<'static>, String)>,
+    ) -> Result<CallRef, CallError> {
         let dest = self
             .cfg
             .outbound_proxy
@@ -469,6 +522,9 @@ impl Phone {
             redirects: 0,
             auth_tries: 0,
             peer_held: false,
+            extra,
+            notify_to: None,
+            refer_served: false,
         };
         self.calls.insert(call, c);
         if let Err(e) = self.send_invite(now, call, dest, None) {
@@ -508,6 +564,9 @@ impl Phone {
         }
         if let Some((h, v)) = auth {
             b.push(h, v);
+        }
+        for (h, v) in &c.extra {
+            b.push(*h, v.clone());
         }
         let body = c.offer_body.clone().unwrap_or_default();
         b.push(HeaderName::Allow, self.policy.allow.join(", "));
@@ -816,6 +875,89 @@ impl Phone {
         Ok(())
     }
 
+    /// Blind transfer (RFC 3515, manual 3.3.7/3.3.9): REFER the peer of `call` to `target`
+    /// with Referred-By (RFC 3892). Progress comes as [`CallEvent::TransferProgress`].
+    pub fn transfer(&mut self, now: Instant, call: CallRef, target: &str) -> Result<(), CallError> {
+        let via = self.via();
+        let contact = self.cfg.contact.clone();
+        let referred_by = format!("<{}>", self.cfg.aor);
+        let c = self.calls.get_mut(&call).ok_or(CallError::NoCall)?;
+        if c.state != CallState::Confirmed {
+            return Err(CallError::State(c.state));
+        }
+        let d = c.dialog.as_mut().ok_or(CallError::State(c.state))?;
+        let mut b = d.request(Method::Refer, &via, &contact);
+        b.push(HeaderName::ReferTo, format!("<{target}>"));
+        b.push(HeaderName::ReferredBy, referred_by);
+        let dest = self
+            .dest_in_dialog(self.calls[&call].dialog.as_ref().ok_or(CallError::NoCall)?)
+            .ok_or(CallError::NoRoute(String::new()))?;
+        self.start_tx(now, call, Purpose::Refer, dest, b.to_bytes())?;
+        Ok(())
+    }
+
+    /// Attended (consultative) transfer: REFER the peer of `call` to the peer of `consult`
+    /// with a Replaces header (RFC 3891) naming the consultation dialog, so the transfer
+    /// target swaps its call with us for the call from the transferee.
+    pub fn transfer_attended(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        consult: CallRef,
+    ) -> Result<(), CallError> {
+        let c = self.calls.get(&consult).ok_or(CallError::NoCall)?;
+        let d = c.dialog.as_ref().ok_or(CallError::State(c.state))?;
+        let uri = crate::msg::NameAddr::parse(&d.remote_uri)
+            .map(|n| n.uri.to_string())
+            .map_err(|e| CallError::Tx(e.to_string()))?;
+        // RFC 3891 3: to-tag is the target's tag, from-tag ours, in the consultation dialog.
+        let replaces = format!(
+            "{};to-tag={};from-tag={}",
+            d.id.call_id, d.id.remote_tag, d.id.local_tag
+        );
+        let target = format!("{uri}?Replaces={}", escape_header(&replaces));
+        self.transfer(now, call, &target)
+    }
+
+    fn send_refer_notify(&mut self, now: Instant, call: CallRef, status: &str, terminated: bool) {
+        let via = self.via();
+        let contact = self.cfg.contact.clone();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(d) = c.dialog.as_mut() else {
+            return;
+        };
+        // RFC 3515 2.4.4/2.4.5: NOTIFYs in the REFER's dialog, Event: refer, a sipfrag body
+        // with the status line of the transferee's INVITE.
+        let mut b = d.request(Method::Notify, &via, &contact);
+        b.push(HeaderName::Event, "refer");
+        b.push(
+            HeaderName::SubscriptionState,
+            if terminated {
+                "terminated;reason=noresource"
+            } else {
+                "active;expires=60"
+            },
+        );
+        b.set_body(
+            "message/sipfrag;version=2.0",
+            format!("{status}\r\n").into_bytes(),
+        );
+        let d = d.clone();
+        if let Some(dest) = self.dest_in_dialog(&d) {
+            let _ = self.start_tx(now, call, Purpose::Notify, dest, b.to_bytes());
+        }
+    }
+
+    /// The outcome of a call placed for a REFER goes to the transferor (RFC 3515 2.4.5).
+    fn report_transfer(&mut self, now: Instant, call: CallRef, code: u16, reason: &str) {
+        let Some(old) = self.calls.get_mut(&call).and_then(|c| c.notify_to.take()) else {
+            return;
+        };
+        self.send_refer_notify(now, old, &format!("SIP/2.0 {code} {reason}"), true);
+    }
+
     /// Sends a request built by another module on a call's dialog or outside any dialog
     /// (REFER, NOTIFY, SUBSCRIBE...), as a client transaction.
     pub fn send_request(
@@ -1034,12 +1176,18 @@ impl Phone {
                 TxEvent::Dropped { .. } => {}
             }
         }
+        for (old, code, reason) in std::mem::take(&mut self.failed_transfers) {
+            self.send_refer_notify(now, old, &format!("SIP/2.0 {code} {reason}"), true);
+        }
     }
 
     fn on_failure(&mut self, now: Instant, call: CallRef, p: Purpose) {
         match p {
             Purpose::Invite => self.fail(call, 408, "Request Timeout".into()),
             Purpose::Bye => self.finish(call, false, 408),
+            Purpose::Refer => self
+                .events
+                .push_back(CallEvent::TransferFailed { call, code: 408 }),
             Purpose::ReInvite | Purpose::Update => {
                 // RFC 3261 14.1: a re-INVITE that times out ends the dialog.
                 let _ = self.send_bye(now, call);
@@ -1164,6 +1312,29 @@ impl Phone {
                 r.push(HeaderName::Supported, "100rel, timer, replaces, norefersub");
                 let _ = self.tx.respond(now, tx, r.to_bytes());
             }
+            Method::Refer if call.is_some() => {
+                self.on_refer(now, tx, call.unwrap_or(CallRef(0)), &m);
+            }
+            Method::Notify
+                if call.is_some()
+                    && m.first(HeaderName::Event)
+                        .and_then(|e| TokenParams::parse(e).ok())
+                        .is_some_and(|e| e.value.eq_ignore_ascii_case("refer")) =>
+            {
+                let call = call.unwrap_or(CallRef(0));
+                let local = self.calls[&call].local_tag.clone();
+                self.respond_to(now, tx, &m, 200, &local);
+                let code = std::str::from_utf8(m.body)
+                    .ok()
+                    .and_then(|b| b.lines().next())
+                    .and_then(|l| l.strip_prefix("SIP/2.0 "))
+                    .and_then(|l| l.get(..3))
+                    .and_then(|c| c.parse::<u16>().ok());
+                if let Some(code) = code {
+                    self.events
+                        .push_back(CallEvent::TransferProgress { call, code });
+                }
+            }
             Method::Info if call.is_some() => {
                 let call = call.unwrap_or(CallRef(0));
                 let local = self.calls[&call].local_tag.clone();
@@ -1194,9 +1365,112 @@ impl Phone {
         }
     }
 
+    /// A REFER in a call (RFC 3515): we are the transferee.
+    fn on_refer(&mut self, now: Instant, tx: TxId, call: CallRef, m: &Message<'_>) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let local = c.local_tag.clone();
+        if let Some(d) = c.dialog.as_mut() {
+            if d.handle_request(m).is_err() {
+                self.respond_to(now, tx, m, 500, &local);
+                return;
+            }
+        }
+        // RFC 3515 2.4.1: exactly one Refer-To.
+        let refer_to = m
+            .first(HeaderName::ReferTo)
+            .and_then(|v| crate::msg::NameAddr::parse(v).ok());
+        let Some(na) = refer_to else {
+            self.respond_to(now, tx, m, 400, &local);
+            return;
+        };
+        let (target, replaces) = match &na.uri {
+            crate::uri::Uri::Sip(u) => {
+                let mut u = u.clone();
+                let rep = u
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("Replaces"))
+                    .map(|(_, v)| crate::lex::unescape(v).into_owned());
+                u.headers.clear();
+                (u.to_string(), rep)
+            }
+            other => (other.to_string(), None),
+        };
+        self.respond_to(now, tx, m, 202, &local);
+        // RFC 3892: the INVITE carries the Referred-By of the REFER (else its From).
+        let referred_by = m
+            .first(HeaderName::ReferredBy)
+            .or(m.first(HeaderName::From))
+            .unwrap_or("")
+            .to_string();
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.refer_served = true;
+        }
+        self.send_refer_notify(now, call, "SIP/2.0 100 Trying", false);
+        let mut extra = vec![(HeaderName::ReferredBy, referred_by)];
+        if let Some(r) = &replaces {
+            extra.push((HeaderName::Replaces, r.clone()));
+        }
+        match self.invite_with(now, &target, extra) {
+            Ok(new_call) => {
+                if let Some(c) = self.calls.get_mut(&new_call) {
+                    c.notify_to = Some(call);
+                }
+                self.events.push_back(CallEvent::TransferRequested {
+                    call,
+                    new_call,
+                    target,
+                    replaces: replaces.is_some(),
+                });
+            }
+            Err(_) => self.send_refer_notify(now, call, "SIP/2.0 503 Service Unavailable", true),
+        }
+    }
+
+    /// The call an INVITE's Replaces header (RFC 3891 3) names: Call-ID, to-tag (ours),
+    /// from-tag (theirs).
+    fn replaced_call(&self, v: &str) -> Option<CallRef> {
+        // Replaces = callid *(SEMI replaces-param); callid = word ["@" word].
+        let mut it = v.split(';').map(|p| p.trim());
+        let call_id = it.next().filter(|c| !c.is_empty())?;
+        let (mut to, mut from) = (None, None);
+        for p in it {
+            match p.split_once('=') {
+                Some((n, v)) if n.trim().eq_ignore_ascii_case("to-tag") => to = Some(v.trim()),
+                Some((n, v)) if n.trim().eq_ignore_ascii_case("from-tag") => from = Some(v.trim()),
+                _ => {}
+            }
+        }
+        let (to, from) = (to?, from?);
+        self.calls
+            .iter()
+            .find(|(_, c)| {
+                c.dialog.as_ref().is_some_and(|d| {
+                    d.id.call_id == call_id
+                        && d.id.local_tag == to
+                        && d.id.remote_tag == from
+                        && c.state == CallState::Confirmed
+                })
+            })
+            .map(|(k, _)| *k)
+    }
+
     fn on_new_invite(&mut self, now: Instant, tx: TxId, m: &Message<'_>, data: Vec<u8>) {
         let tag = self.ids.token();
-        if self.cfg.busy_on_busy && !self.calls.is_empty() {
+        let replaced = match m.first(HeaderName::Replaces) {
+            Some(v) => match self.replaced_call(v) {
+                Some(c) => Some(c),
+                None => {
+                    // RFC 3891 3: no such dialog.
+                    self.respond_to(now, tx, m, 481, &tag);
+                    return;
+                }
+            },
+            None => None,
+        };
+        if self.cfg.busy_on_busy && !self.calls.is_empty() && replaced.is_none() {
             self.respond_to(now, tx, m, 486, &tag);
             return;
         }
@@ -1314,6 +1588,9 @@ impl Phone {
             redirects: 0,
             auth_tries: 0,
             peer_held: false,
+            extra: Vec::new(),
+            notify_to: None,
+            refer_served: false,
         };
         self.calls.insert(call, c);
         self.events.push_back(CallEvent::Incoming {
@@ -1328,7 +1605,15 @@ impl Phone {
                 negotiated: Box::new(n),
             });
         }
-        if self.cfg.auto_ringing {
+        if let Some(old) = replaced {
+            // RFC 3891 3: the new call takes the old one's place: answer it, end the old.
+            let _ = self.answer(now, call);
+            let _ = self.hangup(now, old);
+            self.events.push_back(CallEvent::Replaced {
+                old,
+                new_call: call,
+            });
+        } else if self.cfg.auto_ringing {
             let _ = self.ring(now, call);
         }
     }
@@ -1481,7 +1766,16 @@ impl Phone {
             }
             // The code of the BYE's final response (200, or why the peer refused it).
             Purpose::Bye if code >= 200 => self.finish(call, false, code),
-            Purpose::Cancel | Purpose::Prack | Purpose::ForkBye | Purpose::Bye => {}
+            Purpose::Refer if code >= 300 => {
+                self.events
+                    .push_back(CallEvent::TransferFailed { call, code });
+            }
+            Purpose::Cancel
+            | Purpose::Prack
+            | Purpose::ForkBye
+            | Purpose::Bye
+            | Purpose::Refer
+            | Purpose::Notify => {}
         }
     }
 
@@ -1664,6 +1958,7 @@ impl Phone {
                 self.arm_timer(now, call);
                 self.events.push_back(CallEvent::Answered { call });
                 self.events.extend(ev);
+                self.report_transfer(now, call, code, &reason_of(m));
                 if hang_up {
                     let _ = self.send_bye(now, call);
                 }
@@ -1764,6 +2059,9 @@ impl Phone {
     }
 
     fn fail(&mut self, call: CallRef, code: u16, reason: String) {
+        if let Some(old) = self.calls.get_mut(&call).and_then(|c| c.notify_to.take()) {
+            self.failed_transfers.push((old, code, reason.clone()));
+        }
         if self.calls.remove(&call).is_some() {
             self.events
                 .push_back(CallEvent::Failed { call, code, reason });

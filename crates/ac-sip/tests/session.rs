@@ -563,3 +563,87 @@ fn a_302_redirect_is_followed() {
     assert!(net.run_until(Duration::from_secs(10), |n| n.has(A, answered)));
     assert!(net.trace.iter().any(|t| t.2.starts_with("SIP/2.0 302")));
 }
+
+fn progress(net: &mut Net, a: &str, want: u16) -> bool {
+    net.has(
+        a,
+        |e| matches!(e, CallEvent::TransferProgress { code, .. } if *code == want),
+    )
+}
+
+#[test]
+fn blind_transfer_with_refer_and_sipfrag_notify() {
+    let mut net = two(13, 0);
+    net.add(C, cfg("carol", addr(C)));
+    let (a, _b) = establish(&mut net);
+    let now = net.now;
+    net.phone(A)
+        .transfer(now, a, &format!("sip:carol@{C}"))
+        .unwrap();
+    assert!(net.run_until(Duration::from_secs(10), |n| n.incoming(C).is_some()));
+    assert!(net.has(B, |e| matches!(
+        e,
+        CallEvent::TransferRequested {
+            replaces: false,
+            ..
+        }
+    )));
+    assert!(progress(&mut net, A, 100));
+    let c = net.incoming(C).unwrap();
+    let now = net.now;
+    net.phone(C).answer(now, c).unwrap();
+    assert!(net.run_until(Duration::from_secs(10), |n| progress(n, A, 200)));
+    // The transferor ends its call; B and C stay connected.
+    let now = net.now;
+    net.phone(A).hangup(now, a).unwrap();
+    assert!(net.run_until(Duration::from_secs(10), |n| n.has(A, ended)));
+    assert_eq!(net.phone(B).calls().len(), 1);
+    assert_eq!(net.phone(C).state(c), Some(CallState::Confirmed));
+    // The INVITE from B carried Referred-By (RFC 3892).
+    assert!(net
+        .trace
+        .iter()
+        .any(|t| t.0 == addr(B) && t.1 == addr(C) && t.2.starts_with("INVITE ")));
+}
+
+#[test]
+fn attended_transfer_replaces_the_consultation_call() {
+    let mut net = two(14, 0);
+    net.add(C, cfg("carol", addr(C)));
+    let (ab, _) = establish(&mut net);
+    let now = net.now;
+    net.phone(A).hold(now, ab).unwrap();
+    net.run_until(Duration::from_secs(5), |_| false);
+    let now = net.now;
+    let ac = net.phone(A).invite(now, &format!("sip:carol@{C}")).unwrap();
+    assert!(net.run_until(Duration::from_secs(5), |n| n.incoming(C).is_some()));
+    let c1 = net.incoming(C).unwrap();
+    let now = net.now;
+    net.phone(C).answer(now, c1).unwrap();
+    assert!(net.run_until(Duration::from_secs(5), |n| n
+        .events(A)
+        .contains(&CallEvent::Answered { call: ac })));
+    let now = net.now;
+    net.phone(A).transfer_attended(now, ab, ac).unwrap();
+    let done = net.run_until(Duration::from_secs(10), |n| {
+        progress(n, A, 200) && n.has(C, |e| matches!(e, CallEvent::Replaced { .. }))
+    });
+    let (eb, ec) = (net.events(B).clone(), net.events(C).clone());
+    assert!(done, "{:#?}\n{eb:#?}\n{ec:#?}", net.trace);
+    assert!(net.has(B, |e| matches!(
+        e,
+        CallEvent::TransferRequested { replaces: true, .. }
+    )));
+    // C ended our consultation call itself (RFC 3891 3).
+    assert!(net.has(A, |e| *e
+        == CallEvent::Ended {
+            call: ac,
+            by_peer: true,
+            code: 200
+        }));
+    let now = net.now;
+    net.phone(A).hangup(now, ab).unwrap();
+    assert!(net.run_until(Duration::from_secs(10), |n| n.phone(A).calls().is_empty()));
+    assert_eq!(net.phone(B).calls().len(), 1);
+    assert_eq!(net.phone(C).calls().len(), 1);
+}

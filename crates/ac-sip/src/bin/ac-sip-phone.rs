@@ -6,7 +6,8 @@
 //! ac-sip-phone --udp 127.0.0.1:5070 --proxy 127.0.0.1:5060 --aor sip:alice@example.com \
 //!     [--user alice --password secret --register] [--auto-answer-ms 300] [--100rel]
 //!     [--session-expires 90] [--dial sip:bob@example.com] [--duration 60]
-//! stdin: dial URI | answer [N] | reject CODE [N] | hangup [N] | hold [N] | resume [N] | quit
+//! stdin: dial URI | answer [N] | reject CODE [N] | hangup [N] | hold [N] | resume [N]
+//!        | transfer URI [N] | attended N M | quit
 //! ```
 //! N is a call number from the events (default: the newest call).
 
@@ -119,6 +120,22 @@ fn event_json(e: &CallEvent) -> Option<serde_json::Value> {
             by_peer,
             code,
         } => json!({"event": "ended", "call": call.0, "by_peer": by_peer, "code": code}),
+        CallEvent::TransferRequested {
+            call,
+            new_call,
+            target,
+            replaces,
+        } => json!({"event": "transfer_requested", "call": call.0, "new_call": new_call.0,
+            "target": target, "replaces": replaces}),
+        CallEvent::TransferProgress { call, code } => {
+            json!({"event": "transfer_progress", "call": call.0, "code": code})
+        }
+        CallEvent::TransferFailed { call, code } => {
+            json!({"event": "transfer_failed", "call": call.0, "code": code})
+        }
+        CallEvent::Replaced { old, new_call } => {
+            json!({"event": "replaced", "old": old.0, "new_call": new_call.0})
+        }
         CallEvent::Info { call, body } => json!({"event": "info", "call": call.0, "body": body}),
         CallEvent::Request { .. } | CallEvent::Response { .. } | CallEvent::TxFailed { .. } => {
             return None
@@ -269,6 +286,16 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
                 "hangup" => pick(0).map_or(Ok(()), |c| phone.hangup(now, c)),
                 "hold" => pick(0).map_or(Ok(()), |c| phone.hold(now, c)),
+                // Blind transfer: `transfer URI [N]`.
+                "transfer" => match args.first() {
+                    Some(uri) => pick(1).map_or(Ok(()), |c| phone.transfer(now, c, uri)),
+                    None => Ok(()),
+                },
+                // Attended transfer: `attended N M` (the peer of call N to the peer of call M).
+                "attended" => match (pick(0), args.get(1).and_then(|m| m.parse().ok())) {
+                    (Some(c), Some(m)) => phone.transfer_attended(now, c, CallRef(m)),
+                    _ => Ok(()),
+                },
                 "resume" => pick(0).map_or(Ok(()), |c| phone.resume(now, c)),
                 "eof" if !cli.stop_on_eof => Ok(()),
                 "quit" | "eof" => {
@@ -325,6 +352,10 @@ fn run(cli: Cli) -> Result<(), String> {
                         let r = ac_sip::msg::response_to(&m, 501, Some("x"));
                         let _ = phone.respond(Instant::now(), *tx, r.to_bytes());
                     }
+                }
+                // The transferee reports success: the transferor's part is done (manual 3.3.7).
+                CallEvent::TransferProgress { call, code } if (200..300).contains(code) => {
+                    let _ = phone.hangup(Instant::now(), *call);
                 }
                 CallEvent::Incoming { call, .. } => {
                     newest = Some(*call);

@@ -1,6 +1,7 @@
 //! Real peers for call tests, all on 127.0.0.1 and stopped by Drop: kamailio as registrar and
 //! record-routing proxy (db_text users alice, bob, carol, dave), our `ac-sip-phone`, baresip
-//! (headless: audio from a WAV file by `aufile`, played into ALSA's null device, driven over
+//! (headless, G.711 only: audio from an 8 kHz WAV file by `aufile` (which needs the codec's
+//! rate), played into ALSA's null device, driven over
 //! its `cons` UDP console) and linphonec (headless: `soundcard use files`, driven on stdin).
 #![allow(dead_code)]
 
@@ -374,7 +375,7 @@ impl Ours {
     }
 }
 
-/// A 16 kHz mono WAV of a 440 Hz tone (what the peers send as their microphone).
+/// A mono 16-bit WAV of a 440 Hz tone (what the peers send as their microphone).
 pub fn tone_wav(path: &Path, rate: u32, secs: u32) {
     let n = rate * secs;
     let mut b = Vec::with_capacity(44 + 2 * n as usize);
@@ -422,14 +423,14 @@ impl Baresip {
         let port = free_port();
         let cons = free_port();
         let rtp = 40000 + (free_port() % 20000) / 2 * 2;
-        tone_wav(&d.join("tone.wav"), 16000, 30);
+        tone_wav(&d.join("tone.wav"), 8000, 30);
         fs::write(
             d.join("config"),
             format!(
                 "poll_method epoll\nsip_listen 127.0.0.1:{port}\nsip_trans_def udp\n\
                  audio_player alsa,null\naudio_alert alsa,null\n\
                  audio_source aufile,{}\n\
-                 module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule g722.so\n\
+                 module_path /usr/lib/baresip/modules\nmodule g711.so\n\
                  module aufile.so\nmodule alsa.so\nmodule account.so\nmodule menu.so\n\
                  module cons.so\ncons_listen 127.0.0.1:{cons}\nrtp_ports {rtp}-{}\n",
                 d.join("tone.wav").display(),
