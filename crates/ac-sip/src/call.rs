@@ -12,7 +12,8 @@
 //! itself (REFER, NOTIFY, SUBSCRIBE, MESSAGE) come out as [`CallEvent::Request`] for other
 //! modules, which answer with [`Phone::respond`].
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -294,6 +295,11 @@ pub struct Phone {
     policy: UasPolicy,
     /// Transfers whose call failed, to report to the transferor (old call, code, reason).
     failed_transfers: Vec<(CallRef, u16, String)>,
+    /// Calls by Call-ID (in-dialog requests find their call without a scan).
+    by_call_id: HashMap<String, Vec<CallRef>>,
+    /// Deadlines of the calls' own timers (reliable 18x, glare retry, session timer);
+    /// stale entries are skipped when they come due.
+    deadlines: BinaryHeap<Reverse<(Instant, CallRef)>>,
 }
 
 fn body_is_sdp(m: &Message<'_>) -> bool {
@@ -382,6 +388,8 @@ impl Phone {
             events: VecDeque::new(),
             policy: UasPolicy::default(),
             failed_transfers: Vec::new(),
+            by_call_id: HashMap::new(),
+            deadlines: BinaryHeap::new(),
         }
     }
 
@@ -526,9 +534,13 @@ impl Phone {
             notify_to: None,
             refer_served: false,
         };
+        self.by_call_id
+            .entry(c.call_id.clone())
+            .or_default()
+            .push(call);
         self.calls.insert(call, c);
         if let Err(e) = self.send_invite(now, call, dest, None) {
-            self.calls.remove(&call);
+            self.remove_call(call);
             return Err(e);
         }
         Ok(call)
@@ -645,6 +657,7 @@ impl Phone {
             self.tx
                 .respond(now, tx, bytes)
                 .map_err(|e| CallError::Tx(e.to_string()))?;
+            self.schedule(call);
         } else {
             let tx = c.server_tx.ok_or(CallError::NoCall)?;
             self.tx
@@ -719,7 +732,7 @@ impl Phone {
         self.tx
             .respond(now, tx, r.to_bytes())
             .map_err(|e| CallError::Tx(e.to_string()))?;
-        self.calls.remove(&call);
+        self.remove_call(call);
         self.events.push_back(CallEvent::Ended {
             call,
             by_peer: false,
@@ -820,6 +833,7 @@ impl Phone {
         if c.reinvite.is_some() || c.incoming_reinvite.is_some() {
             // Sent when the exchange in progress ends (the glare timer re-offers).
             c.glare_at = Some(now);
+            self.schedule(call);
             return Ok(());
         }
         self.send_reinvite(now, call, Purpose::ReInvite)
@@ -997,6 +1011,7 @@ impl Phone {
                 t.refresh_at = None;
             }
         }
+        self.schedule(call);
     }
 
     // ----- input -----
@@ -1022,8 +1037,17 @@ impl Phone {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tx.handle_timeout(now);
         self.drain(now);
-        let ids: Vec<CallRef> = self.calls.keys().copied().collect();
-        for call in ids {
+        let mut ids: Vec<CallRef> = Vec::new();
+        while let Some(Reverse((t, call))) = self.deadlines.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.deadlines.pop();
+            if !ids.contains(&call) {
+                ids.push(call);
+            }
+        }
+        for &call in &ids {
             // Reliable provisional retransmission (RFC 3262 3).
             let mut resend = None;
             let mut give_up = false;
@@ -1085,6 +1109,9 @@ impl Phone {
                 self.finish(call, false, 408);
             }
         }
+        for call in ids {
+            self.schedule(call);
+        }
         self.drain(now);
     }
 
@@ -1097,29 +1124,17 @@ impl Phone {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t = self.tx.poll_timeout();
-        let mut min = |x: Option<Instant>| {
-            if let Some(x) = x {
-                t = Some(t.map_or(x, |y| y.min(x)));
-            }
-        };
-        for c in self.calls.values() {
-            if let Some(r) = &c.rel {
-                min(Some(r.next.min(r.give_up)));
-            }
-            min(c.glare_at);
-            if let Some(s) = &c.timer {
-                min(s.refresh_at);
-                min(s.expire_at);
-            }
+        let t = self.tx.poll_timeout();
+        match (t, self.deadlines.peek().map(|r| r.0 .0)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        t
     }
 
     /// Reports the end of a call and forgets it (a BYE in flight stays owned by its
     /// transaction and is not reported again).
     fn finish(&mut self, call: CallRef, by_peer: bool, code: u16) {
-        if self.calls.remove(&call).is_some() {
+        if self.remove_call(call).is_some() {
             self.events.push_back(CallEvent::Ended {
                 call,
                 by_peer,
@@ -1198,10 +1213,48 @@ impl Phone {
     }
 
     fn find_dialog_call(&self, m: &Message<'_>) -> Option<CallRef> {
-        self.calls
-            .iter()
-            .find(|(_, c)| c.dialog.as_ref().is_some_and(|d| d.matches_request(m)))
-            .map(|(k, _)| *k)
+        let refs = self.by_call_id.get(m.call_id().ok()?)?;
+        refs.iter().copied().find(|r| {
+            self.calls
+                .get(r)
+                .and_then(|c| c.dialog.as_ref())
+                .is_some_and(|d| d.matches_request(m))
+        })
+    }
+
+    fn remove_call(&mut self, call: CallRef) -> Option<Call> {
+        let c = self.calls.remove(&call)?;
+        if let Some(v) = self.by_call_id.get_mut(&c.call_id) {
+            v.retain(|r| *r != call);
+            if v.is_empty() {
+                self.by_call_id.remove(&c.call_id);
+            }
+        }
+        Some(c)
+    }
+
+    /// Puts a call's next own deadline on the heap.
+    fn schedule(&mut self, call: CallRef) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let mut t: Option<Instant> = None;
+        let mut min = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |y| y.min(x)));
+            }
+        };
+        if let Some(r) = &c.rel {
+            min(Some(r.next.min(r.give_up)));
+        }
+        min(c.glare_at);
+        if let Some(s) = &c.timer {
+            min(s.refresh_at);
+            min(s.expire_at);
+        }
+        if let Some(t) = t {
+            self.deadlines.push(Reverse((t, call)));
+        }
     }
 
     fn on_ack(&mut self, now: Instant, data: &[u8]) {
@@ -1592,6 +1645,10 @@ impl Phone {
             notify_to: None,
             refer_served: false,
         };
+        self.by_call_id
+            .entry(c.call_id.clone())
+            .or_default()
+            .push(call);
         self.calls.insert(call, c);
         self.events.push_back(CallEvent::Incoming {
             call,
@@ -2062,7 +2119,7 @@ impl Phone {
         if let Some(old) = self.calls.get_mut(&call).and_then(|c| c.notify_to.take()) {
             self.failed_transfers.push((old, code, reason.clone()));
         }
-        if self.calls.remove(&call).is_some() {
+        if self.remove_call(call).is_some() {
             self.events
                 .push_back(CallEvent::Failed { call, code, reason });
         }
@@ -2147,6 +2204,7 @@ impl Phone {
                     backoff % 2000
                 };
                 c.glare_at = Some(now + Duration::from_millis(ms));
+                self.schedule(call);
             }
             408 | 481 => {
                 c.media.cancel_offer();
