@@ -1,5 +1,21 @@
 //! `ac-media`: RTP/RTCP/SRTP, codecs, jitter buffer, PLC and voice DSP.
 //!
-//! This crate is a placeholder in the workspace layout of the design card; it has no
-//! functionality yet. See the crate README for the issue that fills it in.
+//! Sans-IO throughout: every module takes bytes or samples and returns bytes or samples; none
+//! opens a socket, spawns a thread or reads a clock.
+//!
+//! - [`rtp`]: RTP fixed header, CSRCs, header extension and padding (RFC 3550 5.1, 5.3.1):
+//!   a checked view ([`rtp::RtpView`]) and an owned packet with parse/emit.
+//! - [`rtcp`]: RTCP compound packets (RFC 3550 6.4-6.6: SR, RR, SDES, BYE, APP) and extended
+//!   reports (RFC 3611: RLE, receipt times, RRT, DLRR, statistics summary, VoIP metrics).
+//! - [`g711`]: G.711 A-law and µ-law, bit-exact with the ITU-T G.191 STL.
+//! - [`g722`]: G.722 64 kbit/s encoder and decoder (modes 1-3), bit-exact with the ITU-T
+//!   G.191 STL test vectors.
 #![forbid(unsafe_code)]
+
+pub mod error;
+pub mod g711;
+pub mod g722;
+pub mod rtcp;
+pub mod rtp;
+
+pub use error::PacketError;
