@@ -222,8 +222,8 @@ impl Encoder {
             sum_b += self.x[2 * i] * QMF[2 * i];
             sum_a += self.x[2 * i + 1] * QMF[22 - 2 * i];
         }
-        let xl = ((sum_a + sum_b) >> 14).clamp(-16384, 16383);
-        let xh = ((sum_a - sum_b) >> 14).clamp(-16384, 16383);
+        let xl = (sum_a + sum_b) >> 14;
+        let xh = (sum_a - sum_b) >> 14;
 
         // Lower sub-band: SUBTRA, QUANTL
         let el = sat(xl - self.low.s);

@@ -10,6 +10,8 @@
 //! - [`g711`]: G.711 A-law and µ-law, bit-exact with the ITU-T G.191 STL.
 //! - [`g722`]: G.722 64 kbit/s encoder and decoder (modes 1-3), bit-exact with the ITU-T
 //!   G.191 STL test vectors.
+//! - [`srtp`]: SRTP/SRTCP (RFC 3711) with SDES keys (RFC 4568) over the webrtc-rs
+//!   `rtc-srtp` crate; interoperates with libsrtp2.
 #![forbid(unsafe_code)]
 
 pub mod error;
@@ -17,5 +19,6 @@ pub mod g711;
 pub mod g722;
 pub mod rtcp;
 pub mod rtp;
+pub mod srtp;
 
 pub use error::PacketError;

@@ -652,9 +652,17 @@ fn put_header(out: &mut Vec<u8>, count: u8, packet_type: u8) -> usize {
     at
 }
 
-fn finish_len(out: &mut [u8], at: usize) -> Result<(), PacketError> {
+/// Pads the packet started at `at` to a 32-bit boundary if a raw field left it unaligned
+/// (RFC 3550 6.4.1: P bit, last octet counts the padding) and writes the length field.
+fn finish_len(out: &mut Vec<u8>, at: usize) -> Result<(), PacketError> {
+    let rem = (out.len() - at) % 4;
+    if rem != 0 {
+        let pad = 4 - rem;
+        out.extend(std::iter::repeat_n(0u8, pad - 1));
+        out.push(pad as u8);
+        out[at] |= 0x20;
+    }
     let len = out.len() - at;
-    debug_assert!(len % 4 == 0);
     let words =
         u16::try_from(len / 4 - 1).map_err(|_| PacketError::OutOfRange("RTCP packet length"))?;
     out[at + 2..at + 4].copy_from_slice(&words.to_be_bytes());
@@ -825,7 +833,6 @@ impl RtcpPacket {
     fn emit_inner(&self, out: &mut Vec<u8>) -> Result<(), PacketError> {
         match self {
             RtcpPacket::SenderReport(sr) => {
-                check_words(&sr.extension, "SR extension")?;
                 let at = put_header(out, count5(sr.reports.len(), "SR report count")?, pt::SR);
                 out.extend_from_slice(&sr.ssrc.to_be_bytes());
                 out.extend_from_slice(&sr.ntp.to_be_bytes());
@@ -839,7 +846,6 @@ impl RtcpPacket {
                 finish_len(out, at)
             }
             RtcpPacket::ReceiverReport(rr) => {
-                check_words(&rr.extension, "RR extension")?;
                 let at = put_header(out, count5(rr.reports.len(), "RR report count")?, pt::RR);
                 out.extend_from_slice(&rr.ssrc.to_be_bytes());
                 for r in &rr.reports {
@@ -887,7 +893,6 @@ impl RtcpPacket {
                 finish_len(out, at)
             }
             RtcpPacket::App(a) => {
-                check_words(&a.data, "APP data")?;
                 let at = put_header(out, count5(usize::from(a.subtype), "APP subtype")?, pt::APP);
                 out.extend_from_slice(&a.ssrc.to_be_bytes());
                 out.extend_from_slice(&a.name);
@@ -907,7 +912,6 @@ impl RtcpPacket {
                 count,
                 body,
             } => {
-                check_words(body, "RTCP body")?;
                 let at = put_header(
                     out,
                     count5(usize::from(*count), "RTCP count")?,

@@ -45,6 +45,51 @@ pub struct Extension<'a> {
     pub data: &'a [u8],
 }
 
+/// Checks the fixed header, CSRC list and header extension of `buf` (not the padding, which
+/// SRTP encrypts) and returns the header length.
+pub fn checked_header_len(buf: &[u8]) -> Result<usize, PacketError> {
+    if buf.len() < FIXED_HEADER_LEN {
+        return Err(PacketError::Truncated {
+            what: "RTP header",
+            need: FIXED_HEADER_LEN,
+            have: buf.len(),
+        });
+    }
+    let version = buf[0] >> 6;
+    if version != VERSION {
+        return Err(PacketError::BadVersion(version));
+    }
+    let cc = usize::from(buf[0] & 0x0f);
+    let mut header_len = FIXED_HEADER_LEN + 4 * cc;
+    if buf.len() < header_len {
+        return Err(PacketError::Truncated {
+            what: "RTP CSRC list",
+            need: header_len,
+            have: buf.len(),
+        });
+    }
+    if buf[0] & 0x10 != 0 {
+        // RFC 3550 5.3.1: 16-bit profile field, 16-bit length in 32-bit words.
+        if buf.len() < header_len + 4 {
+            return Err(PacketError::Truncated {
+                what: "RTP header extension",
+                need: header_len + 4,
+                have: buf.len(),
+            });
+        }
+        let words = usize::from(be16(buf, header_len + 2));
+        header_len += 4 + 4 * words;
+        if buf.len() < header_len {
+            return Err(PacketError::Truncated {
+                what: "RTP header extension data",
+                need: header_len,
+                have: buf.len(),
+            });
+        }
+    }
+    Ok(header_len)
+}
+
 /// A checked view of an RTP packet.
 #[derive(Debug, Clone, Copy)]
 pub struct RtpView<'a> {
@@ -64,45 +109,7 @@ fn be32(b: &[u8], at: usize) -> u32 {
 impl<'a> RtpView<'a> {
     /// Checks the version, CSRC count, extension length and padding against `buf`.
     pub fn new_checked(buf: &'a [u8]) -> Result<Self, PacketError> {
-        if buf.len() < FIXED_HEADER_LEN {
-            return Err(PacketError::Truncated {
-                what: "RTP header",
-                need: FIXED_HEADER_LEN,
-                have: buf.len(),
-            });
-        }
-        let version = buf[0] >> 6;
-        if version != VERSION {
-            return Err(PacketError::BadVersion(version));
-        }
-        let cc = usize::from(buf[0] & 0x0f);
-        let mut header_len = FIXED_HEADER_LEN + 4 * cc;
-        if buf.len() < header_len {
-            return Err(PacketError::Truncated {
-                what: "RTP CSRC list",
-                need: header_len,
-                have: buf.len(),
-            });
-        }
-        if buf[0] & 0x10 != 0 {
-            // RFC 3550 5.3.1: 16-bit profile field, 16-bit length in 32-bit words.
-            if buf.len() < header_len + 4 {
-                return Err(PacketError::Truncated {
-                    what: "RTP header extension",
-                    need: header_len + 4,
-                    have: buf.len(),
-                });
-            }
-            let words = usize::from(be16(buf, header_len + 2));
-            header_len += 4 + 4 * words;
-            if buf.len() < header_len {
-                return Err(PacketError::Truncated {
-                    what: "RTP header extension data",
-                    need: header_len,
-                    have: buf.len(),
-                });
-            }
-        }
+        let header_len = checked_header_len(buf)?;
         let mut payload_end = buf.len();
         if buf[0] & 0x20 != 0 {
             // RFC 3550 5.1: the last octet of the padding counts the padding octets,
