@@ -53,12 +53,8 @@ pub fn alaw_to_linear(code: u8) -> i16 {
 pub fn linear_to_ulaw(x: i16) -> u8 {
     let mag = if x < 0 { (!x) >> 2 } else { x >> 2 };
     let absno = (i32::from(mag) + 33).min(0x1fff);
-    let mut i = absno >> 6;
-    let mut seg: i32 = 1;
-    while i != 0 {
-        seg += 1;
-        i >>= 1;
-    }
+    // Segment number: 1 + the bit length of absno >> 6.
+    let seg = 1 + (32 - ((absno >> 6) as u32).leading_zeros()) as i32;
     let high = 8 - seg;
     let low = 0x0f - ((absno >> seg) & 0x0f);
     let mut code = ((high << 4) | low) as u8;

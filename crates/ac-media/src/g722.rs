@@ -70,15 +70,54 @@ const ILB: [i32; 32] = [
     2896, 2960, 3025, 3091, 3158, 3228, 3298, 3371, 3444, 3520, 3597, 3676, 3756, 3838, 3922, 4008,
 ];
 
+/// Coefficients in the order the split delay lines meet them: `QMF_B[i]` multiplies the
+/// older sample of pair i (oldest pair first), `QMF_A[i]` the newer one.
+const QMF_B: [i32; 12] = {
+    let mut c = [0; 12];
+    let mut i = 0;
+    while i < 12 {
+        c[i] = QMF[2 * i];
+        i += 1;
+    }
+    c
+};
+const QMF_A: [i32; 12] = {
+    let mut c = [0; 12];
+    let mut i = 0;
+    while i < 12 {
+        c[i] = QMF[22 - 2 * i];
+        i += 1;
+    }
+    c
+};
+
+/// QMF delay line of the last 24 samples (oldest first).
+#[derive(Debug, Clone, Default)]
+struct QmfLine {
+    x: [i32; 24],
+}
+
+impl QmfLine {
+    /// Shifts in a pair (older sample first) and returns (sum over the newer samples of each
+    /// pair times the even-indexed coefficients reversed, sum over the older samples).
+    #[inline(always)]
+    fn push(&mut self, older: i32, newer: i32) -> (i32, i32) {
+        self.x.copy_within(2..24, 0);
+        self.x[22] = older;
+        self.x[23] = newer;
+        let mut sa = 0;
+        let mut sb = 0;
+        for i in 0..12 {
+            sb += self.x[2 * i] * QMF_B[i];
+            sa += self.x[2 * i + 1] * QMF_A[i];
+        }
+        (sa, sb)
+    }
+}
+
 #[inline]
 fn sat(x: i32) -> i32 {
     x.clamp(-32768, 32767)
-}
-
-/// `mult` of the ITU basic operators: (a*b) >> 15 with saturation.
-#[inline]
-fn mult(a: i32, b: i32) -> i32 {
-    sat((a * b) >> 15)
 }
 
 #[inline]
@@ -139,7 +178,7 @@ impl Band {
     }
 
     /// Blocks RECONS .. PREDIC for one quantised difference `d`.
-    #[inline]
+    #[inline(always)]
     fn predict(&mut self, d: i32) {
         // RECONS, PARREC
         let r = sat(self.s + d);
@@ -148,23 +187,26 @@ impl Band {
         let sg1 = self.p[0] < 0;
         let sg2 = self.p[1] < 0;
         // UPPOL2: a2 = (1 - 2^-7) a2 - 2^-7 f(a1) sgn(p0 p1) + 2^-7 sgn(p0 p2)
+        // (a1 << 2 can exceed 16 bits: saturated as the ITU-T basic operators do.)
         let wd1 = sat(self.a[0] << 2);
         let wd2 = if sg0 == sg1 { sat(-wd1) } else { wd1 } >> 7;
         let wd3 = if sg0 == sg2 { 128 } else { -128 };
         let wd5 = (self.a[1] * 32512) >> 15;
-        let a2 = sat(wd2 + wd3 + wd5).clamp(-12288, 12288);
-        // UPPOL1: a1 = (1 - 2^-8) a1 + 3 2^-8 sgn(p0 p1), |a1| <= 1 - 2^-4 - a2
+        // |sum| < 2^16, so the 16-bit saturation is subsumed by the +-12288 limit.
+        let a2 = (wd2 + wd3 + wd5).clamp(-12288, 12288);
+        // UPPOL1: a1 = (1 - 2^-8) a1 + 3 2^-8 sgn(p0 p1), |a1| <= 1 - 2^-4 - a2.
+        // |a1| <= 15360 keeps every intermediate inside 16 bits: no saturation needed.
         let wd1 = if sg0 == sg1 { 192 } else { -192 };
         let wd2 = (self.a[0] * 32640) >> 15;
-        let lim = sat(15360 - a2);
-        let a1 = sat(wd1 + wd2).clamp(-lim, lim);
-        // UPZERO: b_i = (1 - 2^-8) b_i + 2^-7 sgn(d0 d_i)
+        let lim = 15360 - a2;
+        let a1 = (wd1 + wd2).clamp(-lim, lim);
+        // UPZERO: b_i = (1 - 2^-8) b_i + 2^-7 sgn(d0 d_i). For |b_i| <= 32768 the result stays
+        // in [-32768, 32767] (-32640 - 128 and 32639 + 128 at the extremes): no saturation.
         let step = if d == 0 { 0 } else { 128 };
-        let dneg = d < 0;
         for i in 0..6 {
-            let wd2 = if (self.d[i] < 0) == dneg { step } else { -step };
+            let wd2 = if (self.d[i] ^ d) < 0 { -step } else { step };
             let wd3 = (self.b[i] * 32640) >> 15;
-            self.b[i] = sat(wd2 + wd3);
+            self.b[i] = wd2 + wd3;
         }
         // DELAYA
         self.d.copy_within(0..5, 1);
@@ -172,12 +214,15 @@ impl Band {
         self.a = [a1, a2];
         self.p = [p, self.p[0]];
         self.r = [r, self.r[0]];
-        // FILTEP
-        let sp = sat(mult(self.a[0], sat(self.r[0] << 1)) + mult(self.a[1], sat(self.r[1] << 1)));
+        // FILTEP: |a1| <= 15360 and |a2| <= 12288, so neither product nor sum can leave 16 bits.
+        let sp =
+            ((self.a[0] * sat(self.r[0] << 1)) >> 15) + ((self.a[1] * sat(self.r[1] << 1)) >> 15);
         // FILTEZ
         let mut sz = 0;
         for i in 0..6 {
-            sz = sat(sz + mult(self.b[i], sat(self.d[i] << 1)));
+            // Only -32768 * -32768 can overflow the product: clamp the top.
+            let prod = ((self.b[i] * sat(self.d[i] << 1)) >> 15).min(32767);
+            sz = sat(sz + prod);
         }
         self.sz = sz;
         // PREDIC
@@ -188,7 +233,7 @@ impl Band {
 /// G.722 encoder state.
 #[derive(Debug, Clone)]
 pub struct Encoder {
-    x: [i32; 24],
+    x: QmfLine,
     low: Band,
     high: Band,
 }
@@ -203,7 +248,7 @@ impl Encoder {
     /// An encoder in the reset state (G.722 3.1).
     pub fn new() -> Self {
         Encoder {
-            x: [0; 24],
+            x: QmfLine::default(),
             low: Band::new(32),
             high: Band::new(8),
         }
@@ -213,15 +258,7 @@ impl Encoder {
     #[inline]
     pub fn encode_pair(&mut self, s0: i16, s1: i16) -> u8 {
         // Transmit QMF (G.722 3.2): newest sample at the end of the delay line.
-        self.x.copy_within(2..24, 0);
-        self.x[22] = i32::from(s0);
-        self.x[23] = i32::from(s1);
-        let mut sum_b = 0;
-        let mut sum_a = 0;
-        for i in 0..12 {
-            sum_b += self.x[2 * i] * QMF[2 * i];
-            sum_a += self.x[2 * i + 1] * QMF[22 - 2 * i];
-        }
+        let (sum_a, sum_b) = self.x.push(i32::from(s0), i32::from(s1));
         let xl = (sum_a + sum_b) >> 14;
         let xh = (sum_a - sum_b) >> 14;
 
@@ -269,7 +306,7 @@ impl Encoder {
 #[derive(Debug, Clone)]
 pub struct Decoder {
     mode: Mode,
-    x: [i32; 24],
+    x: QmfLine,
     low: Band,
     high: Band,
 }
@@ -279,7 +316,7 @@ impl Decoder {
     pub fn new(mode: Mode) -> Self {
         Decoder {
             mode,
-            x: [0; 24],
+            x: QmfLine::default(),
             low: Band::new(32),
             high: Band::new(8),
         }
@@ -290,16 +327,31 @@ impl Decoder {
         self.mode = mode;
     }
 
+    /// The current mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
     /// Decodes one code to two 16 kHz samples (older first).
     #[inline]
     pub fn decode_code(&mut self, code: u8) -> [i16; 2] {
+        match self.mode {
+            Mode::Mode1 => self.decode_mode::<1>(code),
+            Mode::Mode2 => self.decode_mode::<2>(code),
+            Mode::Mode3 => self.decode_mode::<3>(code),
+        }
+    }
+
+    /// One code in mode `M` (the mode is a constant so the loop below is specialised).
+    #[inline(always)]
+    fn decode_mode<const M: u8>(&mut self, code: u8) -> [i16; 2] {
         let il = i32::from(code & 0x3f);
         let ih = usize::from(code >> 6);
         // INVQBL: mode-dependent inverse quantiser for the output.
-        let wd2 = match self.mode {
-            Mode::Mode1 => QM6[il as usize],
-            Mode::Mode2 => QM5[(il >> 1) as usize],
-            Mode::Mode3 => QM4[(il >> 2) as usize],
+        let wd2 = match M {
+            1 => QM6[il as usize],
+            2 => QM5[(il >> 1) as usize],
+            _ => QM4[(il >> 2) as usize],
         };
         let rl = (self.low.s + ((self.low.det * wd2) >> 15)).clamp(-16384, 16383);
         // INVQAL with the 4-bit code for the predictor, as in the encoder.
@@ -314,15 +366,7 @@ impl Decoder {
         self.high.predict(dh);
 
         // Receive QMF (G.722 4.4).
-        self.x.copy_within(2..24, 0);
-        self.x[22] = rl + rh;
-        self.x[23] = rl - rh;
-        let mut out1 = 0;
-        let mut out2 = 0;
-        for i in 0..12 {
-            out2 += self.x[2 * i] * QMF[2 * i];
-            out1 += self.x[2 * i + 1] * QMF[22 - 2 * i];
-        }
+        let (out1, out2) = self.x.push(rl + rh, rl - rh);
         [sat(out1 >> 11) as i16, sat(out2 >> 11) as i16]
     }
 
@@ -331,6 +375,26 @@ impl Decoder {
         out.reserve(codes.len() * 2);
         for &c in codes {
             out.extend_from_slice(&self.decode_code(c));
+        }
+    }
+
+    /// Decodes codes into `out`, which must hold two samples per code; returns the number of
+    /// samples written.
+    pub fn decode_into(&mut self, codes: &[u8], out: &mut [i16]) -> usize {
+        let n = codes.len().min(out.len() / 2);
+        match self.mode {
+            Mode::Mode1 => self.decode_loop::<1>(&codes[..n], out),
+            Mode::Mode2 => self.decode_loop::<2>(&codes[..n], out),
+            Mode::Mode3 => self.decode_loop::<3>(&codes[..n], out),
+        }
+        n * 2
+    }
+
+    fn decode_loop<const M: u8>(&mut self, codes: &[u8], out: &mut [i16]) {
+        for (pair, &c) in out.chunks_exact_mut(2).zip(codes) {
+            let [a, b] = self.decode_mode::<M>(c);
+            pair[0] = a;
+            pair[1] = b;
         }
     }
 }

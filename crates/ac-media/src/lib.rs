@@ -10,10 +10,13 @@
 //! - [`g711`]: G.711 A-law and µ-law, bit-exact with the ITU-T G.191 STL.
 //! - [`g722`]: G.722 64 kbit/s encoder and decoder (modes 1-3), bit-exact with the ITU-T
 //!   G.191 STL test vectors.
+//! - [`dtmf`]: RFC 4733 telephone-events (send/receive), in-band DTMF generation, Goertzel
+//!   detection and pause-dialing schedules.
 //! - [`srtp`]: SRTP/SRTCP (RFC 3711) with SDES keys (RFC 4568) over the webrtc-rs
 //!   `rtc-srtp` crate; interoperates with libsrtp2.
 #![forbid(unsafe_code)]
 
+pub mod dtmf;
 pub mod error;
 pub mod g711;
 pub mod g722;
