@@ -81,3 +81,31 @@ void ref_g722_decoder_free(void *s) { g722_decode_free((g722_decode_state_t *)s)
 int ref_g722_decode(void *s, const uint8_t *codes, int n, int16_t *out) {
     return g722_decode((g722_decode_state_t *)s, out, codes, n);
 }
+
+/* ---- speexdsp jitter buffer ---- */
+#include <speex/speex_jitter.h>
+void *ref_jb_new(int step) { return jitter_buffer_init(step); }
+void ref_jb_free(void *j) { jitter_buffer_destroy((JitterBuffer *)j); }
+void ref_jb_put(void *j, uint32_t ts, uint32_t span, uint16_t seq) {
+    char d = 0;
+    JitterBufferPacket p;
+    p.data = &d;
+    p.len = 1;
+    p.timestamp = ts;
+    p.span = span;
+    p.sequence = seq;
+    p.user_data = 0;
+    jitter_buffer_put((JitterBuffer *)j, &p);
+}
+/* Returns JITTER_BUFFER_OK (0) with the packet's timestamp, or another status. */
+int ref_jb_get(void *j, uint32_t span, uint32_t *ts_out) {
+    char buf[16];
+    JitterBufferPacket p;
+    p.data = buf;
+    p.len = sizeof buf;
+    spx_int32_t off = 0;
+    int r = jitter_buffer_get((JitterBuffer *)j, &p, (spx_int32_t)span, &off);
+    if (r == JITTER_BUFFER_OK) *ts_out = p.timestamp;
+    return r;
+}
+void ref_jb_tick(void *j) { jitter_buffer_tick((JitterBuffer *)j); }

@@ -222,3 +222,50 @@ impl Drop for SpandspG722Decoder {
         }
     }
 }
+
+extern "C" {
+    fn ref_jb_new(step: c_int) -> *mut c_void;
+    fn ref_jb_free(j: *mut c_void);
+    fn ref_jb_put(j: *mut c_void, ts: u32, span: u32, seq: u16);
+    fn ref_jb_get(j: *mut c_void, span: u32, ts_out: *mut u32) -> c_int;
+    fn ref_jb_tick(j: *mut c_void);
+}
+
+/// speexdsp's adaptive jitter buffer (`jitter_buffer_*`), packets only (no payload).
+pub struct SpeexJitter(*mut c_void);
+// SAFETY: used through &mut self only.
+unsafe impl Send for SpeexJitter {}
+
+impl SpeexJitter {
+    /// jitter_buffer_init(step) with `step` in timestamp units (one frame).
+    pub fn new(step: i32) -> Self {
+        // SAFETY: allocates a fresh buffer.
+        let j = unsafe { ref_jb_new(step) };
+        assert!(!j.is_null());
+        SpeexJitter(j)
+    }
+    /// jitter_buffer_put.
+    pub fn put(&mut self, timestamp: u32, span: u32, seq: u16) {
+        // SAFETY: j is valid; the library copies the packet.
+        unsafe { ref_jb_put(self.0, timestamp, span, seq) }
+    }
+    /// jitter_buffer_get: the timestamp of the frame to play, or None (missing/insertion).
+    pub fn get(&mut self, span: u32) -> Option<u32> {
+        let mut ts = 0;
+        // SAFETY: ts is a valid out pointer.
+        let r = unsafe { ref_jb_get(self.0, span, &mut ts) };
+        (r == 0).then_some(ts)
+    }
+    /// jitter_buffer_tick.
+    pub fn tick(&mut self) {
+        // SAFETY: j is valid.
+        unsafe { ref_jb_tick(self.0) }
+    }
+}
+
+impl Drop for SpeexJitter {
+    fn drop(&mut self) {
+        // SAFETY: freed once.
+        unsafe { ref_jb_free(self.0) }
+    }
+}

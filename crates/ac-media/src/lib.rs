@@ -12,6 +12,8 @@
 //!   G.191 STL test vectors.
 //! - [`dtmf`]: RFC 4733 telephone-events (send/receive), in-band DTMF generation, Goertzel
 //!   detection and pause-dialing schedules.
+//! - [`jitter`]: adaptive jitter buffer (delay target from a quantile of relative delays).
+//! - [`plc`]: packet loss concealment after G.711 Appendix I, 8 and 16 kHz.
 //! - [`srtp`]: SRTP/SRTCP (RFC 3711) with SDES keys (RFC 4568) over the webrtc-rs
 //!   `rtc-srtp` crate; interoperates with libsrtp2.
 #![forbid(unsafe_code)]
@@ -20,6 +22,8 @@ pub mod dtmf;
 pub mod error;
 pub mod g711;
 pub mod g722;
+pub mod jitter;
+pub mod plc;
 pub mod rtcp;
 pub mod rtp;
 pub mod srtp;

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod traces;
+
 use std::path::PathBuf;
 
 /// `../shared/testdata/itu-stl/<rel>` next to the repository (the ITU-T data is never copied
