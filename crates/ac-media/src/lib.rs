@@ -14,6 +14,8 @@
 //!   detection and pause-dialing schedules.
 //! - [`jitter`]: adaptive jitter buffer (delay target from a quantile of relative delays).
 //! - [`plc`]: packet loss concealment after G.711 Appendix I, 8 and 16 kHz.
+//! - [`xr`]: RTCP-XR VoIP metrics: burst/gap with Gmin 16, G.107 E-model (R, MOS-LQ/CQ),
+//!   the vq_statistics mode reporter (every 5 s).
 //! - [`srtp`]: SRTP/SRTCP (RFC 3711) with SDES keys (RFC 4568) over the webrtc-rs
 //!   `rtc-srtp` crate; interoperates with libsrtp2.
 #![forbid(unsafe_code)]
@@ -27,5 +29,6 @@ pub mod plc;
 pub mod rtcp;
 pub mod rtp;
 pub mod srtp;
+pub mod xr;
 
 pub use error::PacketError;

@@ -171,6 +171,31 @@ fn packets() -> Vec<Vec<u8>> {
         }),
     ];
     frames.push(frame(50021, 50021, &emit_compound(&xr).unwrap()));
+    // The block our E-model reporter builds.
+    let mut f = vec![ac_media::xr::PacketFate::Received; 250];
+    for i in [20, 100, 101, 103] {
+        f[i] = ac_media::xr::PacketFate::Lost;
+    }
+    let vm = ac_media::xr::voip_metrics(&ac_media::xr::VqInputs {
+        ssrc: 0x5555_aaaa,
+        burst_gap: ac_media::xr::burst_gap(&f, ac_media::xr::GMIN),
+        round_trip_ms: 60,
+        end_system_ms: 67,
+        jb: (40, 80, 300),
+    });
+    let xr2 = vec![
+        RtcpPacket::ReceiverReport(ReceiverReport {
+            ssrc,
+            reports: vec![block],
+            extension: vec![],
+        }),
+        RtcpPacket::Sdes(vec![cname.clone()]),
+        RtcpPacket::Xr(Xr {
+            ssrc,
+            blocks: vec![XrBlock::VoipMetrics(vm)],
+        }),
+    ];
+    frames.push(frame(50021, 50021, &emit_compound(&xr2).unwrap()));
     let bye = vec![
         RtcpPacket::ReceiverReport(ReceiverReport {
             ssrc,
@@ -223,10 +248,11 @@ fn tshark_decodes_rtp_rtcp_and_xr_without_warnings() {
     );
     assert!(text.contains("Sequence number: 1019"));
     assert_eq!(count("Packet type: Sender Report (200)"), 1);
-    assert_eq!(count("Packet type: Receiver Report (201)"), 2);
-    assert_eq!(count("Packet type: Source description (202)"), 3);
+    assert_eq!(count("Packet type: Receiver Report (201)"), 3);
+    assert_eq!(count("Packet type: Source description (202)"), 4);
     assert_eq!(count("Packet type: Goodbye (203)"), 1);
-    assert_eq!(count("Packet type: Extended report (RFC 3611) (207)"), 1);
+    assert_eq!(count("Packet type: Extended report (RFC 3611) (207)"), 2);
+    assert_eq!(count("VoIP Metrics Report Block"), 2);
     for block in [
         "Loss Run Length Encoding Report Block",
         "Receiver Reference Time Report Block",
