@@ -10,6 +10,7 @@
 //! - [`g711`]: G.711 A-law and µ-law, bit-exact with the ITU-T G.191 STL.
 //! - [`g722`]: G.722 64 kbit/s encoder and decoder (modes 1-3), bit-exact with the ITU-T
 //!   G.191 STL test vectors.
+//! - [`cng`]: VAD, DTX and comfort noise (RFC 3389 CN payload).
 //! - [`dtmf`]: RFC 4733 telephone-events (send/receive), in-band DTMF generation, Goertzel
 //!   detection and pause-dialing schedules.
 //! - [`jitter`]: adaptive jitter buffer (delay target from a quantile of relative delays).
@@ -20,6 +21,7 @@
 //!   `rtc-srtp` crate; interoperates with libsrtp2.
 #![forbid(unsafe_code)]
 
+pub mod cng;
 pub mod dtmf;
 pub mod error;
 pub mod g711;
