@@ -17,6 +17,8 @@
 //! - [`plc`]: packet loss concealment after G.711 Appendix I, 8 and 16 kHz.
 //! - [`xr`]: RTCP-XR VoIP metrics: burst/gap with Gmin 16, G.107 E-model (R, MOS-LQ/CQ),
 //!   the vq_statistics mode reporter (every 5 s).
+//! - [`session`]: the sans-IO media session tying the above together, RTP port range and
+//!   DSCP from `voip/media/media_tos`.
 //! - [`srtp`]: SRTP/SRTCP (RFC 3711) with SDES keys (RFC 4568) over the webrtc-rs
 //!   `rtc-srtp` crate; interoperates with libsrtp2.
 #![forbid(unsafe_code)]
@@ -30,6 +32,7 @@ pub mod jitter;
 pub mod plc;
 pub mod rtcp;
 pub mod rtp;
+pub mod session;
 pub mod srtp;
 pub mod xr;
 

@@ -415,17 +415,19 @@ impl SequenceTracker {
 /// Interarrival jitter estimator (RFC 3550 6.4.1 and A.8), in timestamp units.
 #[derive(Debug, Clone, Default)]
 pub struct JitterEstimator {
-    last_transit: Option<i64>,
+    last_transit: Option<u32>,
     jitter: f64,
 }
 
 impl JitterEstimator {
     /// Updates with a packet's RTP timestamp and its arrival time in the same units.
+    /// Transit times are taken modulo 2^32 as in RFC 3550 A.8, so a timestamp (or arrival
+    /// clock) wrapping around is no jump.
     pub fn update(&mut self, rtp_ts: u32, arrival: u64) {
-        let transit = arrival as i64 - i64::from(rtp_ts);
+        let transit = (arrival as u32).wrapping_sub(rtp_ts);
         if let Some(last) = self.last_transit {
             // J(i) = J(i-1) + (|D(i-1,i)| - J(i-1))/16
-            let d = (transit - last).unsigned_abs() as f64;
+            let d = f64::from((transit.wrapping_sub(last) as i32).unsigned_abs());
             self.jitter += (d - self.jitter) / 16.0;
         }
         self.last_transit = Some(transit);
@@ -503,5 +505,15 @@ mod tests {
             j.update(i * 160, u64::from(i) * 160 + 1000 + extra);
         }
         assert!(j.jitter() > 40, "{}", j.jitter());
+    }
+
+    #[test]
+    fn jitter_ignores_timestamp_wrap() {
+        let mut j = JitterEstimator::default();
+        let ts0 = u32::MAX - 800;
+        for i in 0..50u32 {
+            j.update(ts0.wrapping_add(i * 160), u64::from(i) * 160 + 7);
+        }
+        assert_eq!(j.jitter(), 0);
     }
 }

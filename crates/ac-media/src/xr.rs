@@ -272,7 +272,12 @@ impl VqReporter {
         if now < due {
             return None;
         }
-        self.next = Some(due + REPORT_INTERVAL);
+        // One report per interval; intervals missed entirely are skipped.
+        let mut next = due + REPORT_INTERVAL;
+        while next <= now {
+            next += REPORT_INTERVAL;
+        }
+        self.next = Some(next);
         Some(VqReport {
             metrics: voip_metrics(inputs),
             send_remote: self.mode == VqMode::RemoteAndEvents,
