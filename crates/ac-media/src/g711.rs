@@ -79,10 +79,14 @@ pub fn ulaw_to_linear(code: u8) -> i16 {
     }
 }
 
-/// Lookup tables for decoding (256 entries each), built once.
+/// Lookup tables, built once: decoding (256 entries each) and encoding. A-law codes
+/// depend on the 12 bits x >> 4 only and µ-law codes on the 14 bits x >> 2, so the encoder
+/// tables have 4096 and 16,384 entries (filled from the reference functions above).
 struct Tables {
     alaw: [i16; 256],
     ulaw: [i16; 256],
+    alaw_enc: Box<[u8; 4096]>,
+    ulaw_enc: Box<[u8; 16384]>,
 }
 
 fn tables() -> &'static Tables {
@@ -91,10 +95,18 @@ fn tables() -> &'static Tables {
         let mut t = Tables {
             alaw: [0; 256],
             ulaw: [0; 256],
+            alaw_enc: Box::new([0; 4096]),
+            ulaw_enc: Box::new([0; 16384]),
         };
         for c in 0..=255u8 {
             t.alaw[usize::from(c)] = alaw_to_linear(c);
             t.ulaw[usize::from(c)] = ulaw_to_linear(c);
+        }
+        for (i, e) in t.alaw_enc.iter_mut().enumerate() {
+            *e = linear_to_alaw(((i as i32 - 2048) << 4) as i16);
+        }
+        for (i, e) in t.ulaw_enc.iter_mut().enumerate() {
+            *e = linear_to_ulaw(((i as i32 - 8192) << 2) as i16);
         }
         t
     })
@@ -102,15 +114,19 @@ fn tables() -> &'static Tables {
 
 /// Encodes a frame to A-law; `out` must be as long as `pcm`.
 pub fn encode_alaw(pcm: &[i16], out: &mut [u8]) {
+    let t = &tables().alaw_enc;
     for (o, &s) in out.iter_mut().zip(pcm) {
-        *o = linear_to_alaw(s);
+        // (s >> 4) + 2048 is in 0..4096.
+        *o = t[((i32::from(s) >> 4) + 2048) as usize & 4095];
     }
 }
 
 /// Encodes a frame to µ-law; `out` must be as long as `pcm`.
 pub fn encode_ulaw(pcm: &[i16], out: &mut [u8]) {
+    let t = &tables().ulaw_enc;
     for (o, &s) in out.iter_mut().zip(pcm) {
-        *o = linear_to_ulaw(s);
+        // (s >> 2) + 8192 is in 0..16384.
+        *o = t[((i32::from(s) >> 2) + 8192) as usize & 16383];
     }
 }
 

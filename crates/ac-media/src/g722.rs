@@ -70,63 +70,105 @@ const ILB: [i32; 32] = [
     2896, 2960, 3025, 3091, 3158, 3228, 3298, 3371, 3444, 3520, 3597, 3676, 3756, 3838, 3922, 4008,
 ];
 
+/// SCALEL/SCALEH (G.722 3.5): the scale factor for every nb >> 6 up to nb_max >> 6.
+const fn det_table<const N: usize>(shift_base: i32) -> [i32; N] {
+    let mut t = [0; N];
+    let mut k = 0;
+    while k < N {
+        let nb = (k as i32) << 6;
+        let wd1 = ILB[((nb >> 6) & 31) as usize];
+        let wd2 = shift_base - (nb >> 11);
+        t[k] = (if wd2 >= 0 { wd1 >> wd2 } else { wd1 << -wd2 }) << 2;
+        k += 1;
+    }
+    t
+}
+/// Lower band: nb <= 18432.
+const DET_L: [i32; 18432 / 64 + 1] = det_table(8);
+/// Higher band: nb <= 22528.
+const DET_H: [i32; 22528 / 64 + 1] = det_table(10);
+
 /// Coefficients in the order the split delay lines meet them: `QMF_B[i]` multiplies the
 /// older sample of pair i (oldest pair first), `QMF_A[i]` the newer one.
-const QMF_B: [i32; 12] = {
+const QMF_B: [i16; 12] = {
     let mut c = [0; 12];
     let mut i = 0;
     while i < 12 {
-        c[i] = QMF[2 * i];
+        c[i] = QMF[2 * i] as i16;
         i += 1;
     }
     c
 };
-const QMF_A: [i32; 12] = {
+const QMF_A: [i16; 12] = {
     let mut c = [0; 12];
     let mut i = 0;
     while i < 12 {
-        c[i] = QMF[22 - 2 * i];
+        c[i] = QMF[22 - 2 * i] as i16;
         i += 1;
     }
     c
 };
 
-/// QMF delay line of the last 24 samples (oldest first).
+/// QMF delay line of the last 12 sample pairs, the older and the newer sample of each pair
+/// in separate lines, each kept twice over in a 24-entry ring so that its 12 newest values
+/// are one contiguous window (no shifting per pair). The samples fit 16 bits (PCM input;
+/// in the decoder rl + rh and rl - rh with |rl|, |rh| <= 16384), so the dot products are
+/// 16 x 16 -> 32-bit multiply-adds; no sum can overflow (32768 x sum|h| < 2^29).
 #[derive(Debug, Clone, Default)]
 struct QmfLine {
-    x: [i32; 24],
+    older: [i16; 24],
+    newer: [i16; 24],
+    /// Slot the next pair is written to (0..12).
+    head: usize,
+}
+
+#[inline(always)]
+fn dot12(x: &[i16; 12], h: &[i16; 12]) -> i32 {
+    let mut s = 0i32;
+    for i in 0..12 {
+        s += i32::from(x[i]) * i32::from(h[i]);
+    }
+    s
 }
 
 impl QmfLine {
     /// Shifts in a pair (older sample first) and returns (sum over the newer samples of each
     /// pair times the even-indexed coefficients reversed, sum over the older samples).
     #[inline(always)]
-    fn push(&mut self, older: i32, newer: i32) -> (i32, i32) {
-        self.x.copy_within(2..24, 0);
-        self.x[22] = older;
-        self.x[23] = newer;
-        let mut sa = 0;
-        let mut sb = 0;
-        for i in 0..12 {
-            sb += self.x[2 * i] * QMF_B[i];
-            sa += self.x[2 * i + 1] * QMF_A[i];
-        }
-        (sa, sb)
+    fn push(&mut self, older: i16, newer: i16) -> (i32, i32) {
+        let h = self.head % 12;
+        self.older[h] = older;
+        self.older[h + 12] = older;
+        self.newer[h] = newer;
+        self.newer[h + 12] = newer;
+        self.head = (h + 1) % 12;
+        // The window starts after the pair just written: oldest first, newest last.
+        let (Ok(o), Ok(n)) = (
+            <&[i16; 12]>::try_from(&self.older[h + 1..h + 13]),
+            <&[i16; 12]>::try_from(&self.newer[h + 1..h + 13]),
+        ) else {
+            unreachable!("h + 13 <= 24")
+        };
+        (dot12(n, &QMF_A), dot12(o, &QMF_B))
     }
+}
+
+/// (x * 32512) >> 15, i.e. x (1 - 2^-7) floored, without a multiply:
+/// floor(x - x/128) = x + floor(-x/128).
+#[inline(always)]
+fn leak7(x: i32) -> i32 {
+    x + ((-x) >> 7)
+}
+
+/// (x * 32640) >> 15, i.e. x (1 - 2^-8) floored: x + floor(-x/256).
+#[inline(always)]
+fn leak8(x: i32) -> i32 {
+    x + ((-x) >> 8)
 }
 
 #[inline]
 fn sat(x: i32) -> i32 {
     x.clamp(-32768, 32767)
-}
-
-#[inline]
-fn shift(x: i32, by: i32) -> i32 {
-    if by >= 0 {
-        x >> by
-    } else {
-        x << -by
-    }
 }
 
 /// Adaptive predictor state of one sub-band (G.722 3.6).
@@ -167,14 +209,13 @@ impl Band {
         }
     }
 
-    /// LOGSCL + SCALEL (or LOGSCH + SCALEH): adapts the scale factor.
-    #[inline]
-    fn adapt_scale(&mut self, w: i32, nb_max: i32, shift_base: i32) {
-        let nb = ((self.nb * 32512) >> 15) + w;
+    /// LOGSCL + SCALEL (or LOGSCH + SCALEH): adapts the scale factor. SCALEL/SCALEH depend
+    /// on nb >> 6 only, so the scale factor comes from a table built from ILB at compile time.
+    #[inline(always)]
+    fn adapt_scale<const N: usize>(&mut self, w: i32, nb_max: i32, det: &[i32; N]) {
+        let nb = leak7(self.nb) + w;
         self.nb = nb.clamp(0, nb_max);
-        let wd1 = ((self.nb >> 6) & 31) as usize;
-        let wd2 = shift_base - (self.nb >> 11);
-        self.det = shift(ILB[wd1], wd2) << 2;
+        self.det = det[(self.nb >> 6) as usize % N];
     }
 
     /// Blocks RECONS .. PREDIC for one quantised difference `d`.
@@ -191,13 +232,13 @@ impl Band {
         let wd1 = sat(self.a[0] << 2);
         let wd2 = if sg0 == sg1 { sat(-wd1) } else { wd1 } >> 7;
         let wd3 = if sg0 == sg2 { 128 } else { -128 };
-        let wd5 = (self.a[1] * 32512) >> 15;
+        let wd5 = leak7(self.a[1]);
         // |sum| < 2^16, so the 16-bit saturation is subsumed by the +-12288 limit.
         let a2 = (wd2 + wd3 + wd5).clamp(-12288, 12288);
         // UPPOL1: a1 = (1 - 2^-8) a1 + 3 2^-8 sgn(p0 p1), |a1| <= 1 - 2^-4 - a2.
         // |a1| <= 15360 keeps every intermediate inside 16 bits: no saturation needed.
         let wd1 = if sg0 == sg1 { 192 } else { -192 };
-        let wd2 = (self.a[0] * 32640) >> 15;
+        let wd2 = leak8(self.a[0]);
         let lim = 15360 - a2;
         let a1 = (wd1 + wd2).clamp(-lim, lim);
         // UPZERO: b_i = (1 - 2^-8) b_i + 2^-7 sgn(d0 d_i). For |b_i| <= 32768 the result stays
@@ -205,7 +246,7 @@ impl Band {
         let step = if d == 0 { 0 } else { 128 };
         for i in 0..6 {
             let wd2 = if (self.d[i] ^ d) < 0 { -step } else { step };
-            let wd3 = (self.b[i] * 32640) >> 15;
+            let wd3 = leak8(self.b[i]);
             self.b[i] = wd2 + wd3;
         }
         // DELAYA
@@ -217,16 +258,17 @@ impl Band {
         // FILTEP: |a1| <= 15360 and |a2| <= 12288, so neither product nor sum can leave 16 bits.
         let sp =
             ((self.a[0] * sat(self.r[0] << 1)) >> 15) + ((self.a[1] * sat(self.r[1] << 1)) >> 15);
-        // FILTEZ
-        let mut sz = 0;
+        // FILTEZ: sz = sum of b_i d_i with a 16-bit saturating add after each term (the
+        // ITU-T basic operator add(), i.e. i16::saturating_add).
+        let mut sz = 0i16;
         for i in 0..6 {
             // Only -32768 * -32768 can overflow the product: clamp the top.
-            let prod = ((self.b[i] * sat(self.d[i] << 1)) >> 15).min(32767);
-            sz = sat(sz + prod);
+            let p = ((self.b[i] * sat(self.d[i] << 1)) >> 15).min(32767) as i16;
+            sz = sz.saturating_add(p);
         }
-        self.sz = sz;
+        self.sz = i32::from(sz);
         // PREDIC
-        self.s = sat(sp + sz);
+        self.s = sat(sp + self.sz);
     }
 }
 
@@ -258,7 +300,7 @@ impl Encoder {
     #[inline]
     pub fn encode_pair(&mut self, s0: i16, s1: i16) -> u8 {
         // Transmit QMF (G.722 3.2): newest sample at the end of the delay line.
-        let (sum_a, sum_b) = self.x.push(i32::from(s0), i32::from(s1));
+        let (sum_a, sum_b) = self.x.push(s0, s1);
         let xl = (sum_a + sum_b) >> 14;
         let xh = (sum_a - sum_b) >> 14;
 
@@ -273,7 +315,7 @@ impl Encoder {
         // INVQAL (4-bit truncated code for the predictor), LOGSCL, SCALEL, predictor
         let ril = (il >> 2) as usize;
         let dl = (self.low.det * QM4[ril]) >> 15;
-        self.low.adapt_scale(WL[RL42[ril]], 18432, 8);
+        self.low.adapt_scale(WL[RL42[ril]], 18432, &DET_L);
         self.low.predict(dl);
 
         // Higher sub-band: SUBTRA, QUANTH
@@ -287,7 +329,7 @@ impl Encoder {
         let ih = if eh < 0 { IHN[mih] } else { IHP[mih] };
         // INVQAH, LOGSCH, SCALEH, predictor
         let dh = (self.high.det * QM2[ih as usize]) >> 15;
-        self.high.adapt_scale(WH[RH2[ih as usize]], 22528, 10);
+        self.high.adapt_scale(WH[RH2[ih as usize]], 22528, &DET_H);
         self.high.predict(dh);
 
         ((ih << 6) | il) as u8
@@ -357,16 +399,17 @@ impl Decoder {
         // INVQAL with the 4-bit code for the predictor, as in the encoder.
         let ril = (il >> 2) as usize;
         let dl = (self.low.det * QM4[ril]) >> 15;
-        self.low.adapt_scale(WL[RL42[ril]], 18432, 8);
+        self.low.adapt_scale(WL[RL42[ril]], 18432, &DET_L);
         self.low.predict(dl);
 
         let dh = (self.high.det * QM2[ih]) >> 15;
         let rh = (dh + self.high.s).clamp(-16384, 16383);
-        self.high.adapt_scale(WH[RH2[ih]], 22528, 10);
+        self.high.adapt_scale(WH[RH2[ih]], 22528, &DET_H);
         self.high.predict(dh);
 
         // Receive QMF (G.722 4.4).
-        let (out1, out2) = self.x.push(rl + rh, rl - rh);
+        // rl, rh in [-16384, 16383]: rl + rh and rl - rh both fit 16 bits.
+        let (out1, out2) = self.x.push((rl + rh) as i16, (rl - rh) as i16);
         [sat(out1 >> 11) as i16, sat(out2 >> 11) as i16]
     }
 
