@@ -1,7 +1,7 @@
 //! SRTP and SRTCP (RFC 3711) with SDES keys (RFC 4568).
 //!
-//! The cryptography is the webrtc-rs sans-IO `rtc-srtp` crate (AES-CM and HMAC-SHA1 from
-//! `ring` through `rtc-crypto`); nothing here implements a cipher. This module parses and
+//! The cryptography is the webrtc-rs sans-IO `rtc-srtp` crate (through `rtc-crypto`: AES-CM
+//! from RustCrypto `aes`/`ctr`, HMAC-SHA1 from `ring`); nothing here implements a cipher. This module parses and
 //! formats the SDES `a=crypto` key parameters, checks packets with our RTP/RTCP views before
 //! handing them over, and maps errors to [`SrtpError`].
 //!

@@ -212,20 +212,22 @@ fn packets() -> Vec<Vec<u8>> {
     frames
 }
 
-#[test]
-fn tshark_decodes_rtp_rtcp_and_xr_without_warnings() {
-    let dir = std::env::temp_dir().join(format!("ac-media-tshark-{}", std::process::id()));
+/// Dissects `frames` with `tshark -V` (RTP on 50020, RTCP on 50021, telephone-event PT
+/// 101) and returns the text after checking it holds no warning, error or malformed mark.
+fn dissect(name: &str, frames: &[Vec<u8>]) -> String {
+    let dir = std::env::temp_dir().join(format!("ac-media-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("media.pcap");
-    std::fs::write(&file, pcap(&packets())).unwrap();
+    std::fs::write(&file, pcap(frames)).unwrap();
     let out = Command::new("tshark")
         .args(["-n", "-V", "-r"])
         .arg(&file)
         .args(["-d", "udp.port==50020,rtp", "-d", "udp.port==50021,rtcp"])
+        .args(["-o", "rtpevent.event_payload_type_value:101"])
         .output()
         .expect("tshark must be installed (scripts/install-deps)");
     let _ = std::fs::remove_dir_all(&dir);
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{}",
@@ -240,6 +242,102 @@ fn tshark_decodes_rtp_rtcp_and_xr_without_warnings() {
         let hit: Vec<&str> = text.lines().filter(|l| l.contains(bad)).collect();
         assert!(hit.is_empty(), "{bad}: {hit:?}");
     }
+    text
+}
+
+/// What a `MediaSession` sends in 11 s of G.722 with two RFC 4733 digits, RTCP every 5 s
+/// with RTCP-XR (REMOTE_AND_EVENTS) and a closing BYE, fed back the far end's packets so
+/// that its reports carry report blocks.
+#[test]
+fn tshark_decodes_a_media_sessions_packets_without_warnings() {
+    use ac_media::session::{Channel, Codec, MediaConfig, MediaSession};
+    use std::time::{Duration, Instant};
+    let mk = |ssrc: u32| MediaConfig {
+        codec: Codec::G722,
+        ptime_ms: 20,
+        ssrc,
+        initial_seq: 100,
+        initial_ts: 1000,
+        telephone_event_pt: Some(101),
+        cn_pt: Some(13),
+        vad: false,
+        dtmf_level: 10,
+        srtp: None,
+        xr_mode: ac_media::xr::VqMode::RemoteAndEvents,
+        cname: format!("{ssrc:x}@127.0.0.1"),
+        wallclock: Duration::from_secs(1_700_000_000),
+    };
+    let t0 = Instant::now();
+    let mut a = MediaSession::new(mk(0xa1), t0).unwrap();
+    let mut b = MediaSession::new(mk(0xb2), t0).unwrap();
+    let pcm: Vec<i16> = (0..320)
+        .map(|i| ((i as f64 * 0.2).sin() * 6000.0) as i16)
+        .collect();
+    let mut frames = Vec::new();
+    let (mut rtp, mut rtcp) = (0, 0);
+    for step in 0..550u64 {
+        let now = t0 + Duration::from_millis(step * 20);
+        if step == 100 {
+            a.send_dtmf(now, '7', 100).unwrap();
+            a.send_dtmf(now, '*', 100).unwrap();
+        }
+        a.handle_frame(now, &pcm).unwrap();
+        b.handle_frame(now, &pcm).unwrap();
+        while let Some(t) = a.poll_transmit() {
+            b.handle_rtp_or_rtcp(now, &t);
+            let port = match t.channel {
+                Channel::Rtp => {
+                    rtp += 1;
+                    50020
+                }
+                Channel::Rtcp => {
+                    rtcp += 1;
+                    50021
+                }
+            };
+            frames.push(frame(port, port, &t.data));
+        }
+        while let Some(t) = b.poll_transmit() {
+            a.handle_rtp_or_rtcp(now, &t);
+        }
+        a.poll_frame(now);
+        b.poll_frame(now);
+    }
+    a.close(t0 + Duration::from_secs(11)).unwrap();
+    let bye = a.poll_transmit().unwrap();
+    frames.push(frame(50021, 50021, &bye.data));
+    let text = dissect("session", &frames);
+    let count = |s: &str| text.lines().filter(|l| l.contains(s)).count();
+    assert_eq!(count("Real-Time Transport Protocol"), rtp);
+    assert_eq!(rtcp, 2);
+    assert!(count("Payload type: ITU-T G.722 (9)") > 500);
+    // Each digit: start, updates and three end packets.
+    assert!(count("RFC 2833 RTP Event") >= 8, "{text}");
+    assert!(text.contains("Event ID: DTMF Seven 7 (7)"), "{text}");
+    assert!(text.contains("Event ID: DTMF Star * (10)"));
+    assert_eq!(count("Packet type: Sender Report (200)"), 3);
+    assert_eq!(count("Packet type: Source description (202)"), 3);
+    assert_eq!(count("VoIP Metrics Report Block"), 2);
+    assert_eq!(count("Packet type: Goodbye (203)"), 1);
+    assert!(text.contains("a1@127.0.0.1"));
+}
+
+trait Feed {
+    fn handle_rtp_or_rtcp(&mut self, now: std::time::Instant, t: &ac_media::session::Transmit);
+}
+
+impl Feed for ac_media::session::MediaSession {
+    fn handle_rtp_or_rtcp(&mut self, now: std::time::Instant, t: &ac_media::session::Transmit) {
+        match t.channel {
+            ac_media::session::Channel::Rtp => self.handle_rtp(now, &t.data).unwrap(),
+            ac_media::session::Channel::Rtcp => self.handle_rtcp(now, &t.data).unwrap(),
+        }
+    }
+}
+
+#[test]
+fn tshark_decodes_rtp_rtcp_and_xr_without_warnings() {
+    let text = dissect("tshark", &packets());
     let count = |s: &str| text.lines().filter(|l| l.contains(s)).count();
     assert_eq!(count("Real-Time Transport Protocol"), 20);
     assert!(
