@@ -23,3 +23,17 @@ pub fn sample_cfg(lines: usize) -> String {
     }
     out
 }
+
+mod c {
+    use std::os::raw::{c_char, c_int};
+    extern "C" {
+        /// csrc/sofia_parse.c
+        pub fn ac_bench_sofia_parse(buf: *const c_char, len: usize) -> c_int;
+    }
+}
+
+/// sofia-sip's parser (C) on one message: 0 when it parsed and has the mandatory headers.
+pub fn sofia_parse(b: &[u8]) -> i32 {
+    // SAFETY: the harness reads `len` bytes from `buf` and keeps no pointer to them.
+    unsafe { c::ac_bench_sofia_parse(b.as_ptr() as *const std::os::raw::c_char, b.len()) }
+}

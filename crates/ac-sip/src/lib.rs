@@ -1,5 +1,33 @@
-//! `ac-sip`: SIP message layer, transports, transactions, dialogs and the SIPE (Microsoft) extensions.
+//! `ac-sip`: the SIP stack of the phone.
 //!
-//! This crate is a placeholder in the workspace layout of the design card; it has no
-//! functionality yet. See the crate README for the issue that fills it in.
+//! * [`msg`]: messages (RFC 3261 sections 7, 20, 25), a checked zero-copy view, typed header
+//!   values, canonical emit, stream framing, and an owned builder for outgoing messages.
+//! * [`uri`]: SIP/SIPS (RFC 3261 19.1) and tel (RFC 3966) URIs.
+//! * [`transaction`]: the four transaction state machines of RFC 3261 section 17 (with RFC
+//!   6026), sans-IO.
+//! * [`register`]: the registration client (RFC 3261 section 10), sans-IO.
+//! * [`uas`]: the request checks of RFC 3261 section 8.2 (405/501, 416, 420, 415, 505).
+//! * `driver` (feature `driver`, default): UDP, TCP and TLS (rustls) transports on std
+//!   threads and crossbeam channels.
+//! * [`resolve`]: RFC 3263 server location (NAPTR, SRV with RFC 2782 order, A) and the
+//!   Skype for Business discovery order, sans-IO.
+//! * [`auth`]: Digest authentication (RFC 2617, RFC 7616 / RFC 8760 SHA-256).
+//! * [`sipe`]: the Skype for Business extensions (NTLM, [MS-SIPAE] security associations).
 #![forbid(unsafe_code)]
+
+pub mod auth;
+#[cfg(feature = "driver")]
+pub mod driver;
+pub mod error;
+pub mod keepalive;
+pub(crate) mod lex;
+pub mod msg;
+pub mod register;
+pub mod resolve;
+pub mod sipe;
+pub mod transaction;
+pub mod uas;
+pub mod uri;
+
+pub use error::{ParseError, Result};
+pub use msg::{Message, MessageBuf};
