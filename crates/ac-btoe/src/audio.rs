@@ -186,6 +186,47 @@ pub trait PlayoutBuffer: Send {
     fn poll_frame(&mut self, now: Instant) -> Playout;
     /// When to call [`PlayoutBuffer::poll_frame`] next.
     fn poll_timeout(&self) -> Option<Instant>;
+    /// Frames that came after their slot, and concealment frames inserted to grow the delay.
+    fn late_and_expanded(&self) -> (u64, u64);
+}
+
+/// ac-media's adaptive jitter buffer (delay target from a quantile of the arrival-delay
+/// histogram, up to 300 ms, accelerate/expand by whole frames) as the BToE playout buffer:
+/// the one the phone's RTP path uses.
+impl PlayoutBuffer for ac_media::jitter::JitterBuffer {
+    fn handle_packet(&mut self, now: Instant, timestamp: u32, payload: &[u8]) {
+        ac_media::jitter::JitterBuffer::handle_packet(self, now, timestamp, payload)
+    }
+
+    fn poll_frame(&mut self, now: Instant) -> Playout {
+        match ac_media::jitter::JitterBuffer::poll_frame(self, now) {
+            ac_media::jitter::Playout::Idle => Playout::Idle,
+            ac_media::jitter::Playout::Frame { timestamp, payload } => {
+                Playout::Frame { timestamp, payload }
+            }
+            ac_media::jitter::Playout::Conceal { timestamp } => Playout::Conceal { timestamp },
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        ac_media::jitter::JitterBuffer::poll_timeout(self)
+    }
+
+    fn late_and_expanded(&self) -> (u64, u64) {
+        let s = self.stats();
+        (s.late, s.expanded)
+    }
+}
+
+/// ac-media's jitter buffer for BToE audio (16 kHz L16 in 20 ms frames): adaptive when
+/// `fixed_ms` is `None`, else a fixed playout delay of that many ms over the first packet.
+pub fn media_buffer(fixed_ms: Option<u32>) -> ac_media::jitter::JitterBuffer {
+    ac_media::jitter::JitterBuffer::new(ac_media::jitter::JitterConfig {
+        clock_rate: 16_000,
+        frame_ms: 20,
+        fixed_ms,
+        ..Default::default()
+    })
 }
 
 /// A fixed-delay playout buffer: starts `delay` after the first frame arrived and then
@@ -296,10 +337,56 @@ impl PlayoutBuffer for FixedDelayBuffer {
     fn poll_timeout(&self) -> Option<Instant> {
         self.next_poll
     }
+
+    fn late_and_expanded(&self) -> (u64, u64) {
+        (self.late, self.expanded)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+
+    /// BToE frames through ac-media's jitter buffer, adaptive and fixed, with seeded jitter
+    /// up to 60 ms and reordering: every frame is played once, in timestamp order.
+    #[test]
+    fn ac_media_jitter_buffer_plays_every_frame_in_order() {
+        for fixed in [None, Some(120)] {
+            let mut buf: Box<dyn PlayoutBuffer> = Box::new(media_buffer(fixed));
+            let t0 = Instant::now();
+            let mut rng = 0x2545_f491_4f6c_dd1du64;
+            let mut arrivals: Vec<(Duration, u32)> = (0..250u32)
+                .map(|i| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    (Duration::from_millis(u64::from(i) * 20 + rng % 60), i * 320)
+                })
+                .collect();
+            arrivals.sort();
+            let mut played = Vec::new();
+            let mut next = 0;
+            let mut now = t0;
+            while now < t0 + Duration::from_secs(7) {
+                while next < arrivals.len() && t0 + arrivals[next].0 <= now {
+                    let ts = arrivals[next].1;
+                    buf.handle_packet(now, ts, &ts.to_le_bytes());
+                    next += 1;
+                }
+                if buf.poll_timeout().is_some_and(|t| t <= now) {
+                    if let Playout::Frame { timestamp, payload } = buf.poll_frame(now) {
+                        assert_eq!(payload, timestamp.to_le_bytes());
+                        played.push(timestamp);
+                    }
+                }
+                now += Duration::from_millis(1);
+            }
+            let (late, _) = buf.late_and_expanded();
+            assert!(played.windows(2).all(|w| w[0] < w[1]), "{fixed:?}");
+            assert_eq!(played.len() as u64 + late, 250, "{fixed:?}");
+            assert!(late <= 5, "{fixed:?}: {late} late");
+        }
+    }
+
     use super::*;
 
     #[test]

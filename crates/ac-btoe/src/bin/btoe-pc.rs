@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use ac_btoe::audio::{FixedDelayBuffer, Playout, PlayoutBuffer};
+use ac_btoe::audio::{Playout, PlayoutBuffer};
 use ac_btoe::code::PairCode;
 use ac_btoe::config::default_tcp_port;
 use ac_btoe::driver::{wait_announce, PcDriver};
@@ -86,9 +86,13 @@ enum Cmd {
         input: PathBuf,
         #[arg(long)]
         output: PathBuf,
-        /// Playout delay of the receive buffer, ms.
+        /// Playout delay of the receive buffer, ms (with `--jitter fixed`).
         #[arg(long, default_value_t = 200)]
         delay_ms: u64,
+        /// Receive buffer, ac-media's jitter buffer: `fixed` (`--delay-ms` over the first
+        /// packet) or `adaptive` (delay from the arrival-delay quantile).
+        #[arg(long, default_value = "fixed")]
+        jitter: String,
     },
     Unpair,
 }
@@ -281,13 +285,18 @@ fn read_pcm(p: &Path) -> Result<Vec<i16>, String> {
 }
 
 /// Sends the input as 20 ms L16 frames at 16 kHz in real time and records what the phone
-/// sends back through a fixed-delay playout buffer (`--delay-ms`).
-fn audio_loop(args: &Args, input: &Path, output: &Path, delay: Duration) -> Result<(), Fail> {
+/// sends back through the playout buffer `buf` (ac-media's jitter buffer).
+fn audio_loop(
+    args: &Args,
+    input: &Path,
+    output: &Path,
+    mut buf: Box<dyn PlayoutBuffer>,
+    delay: Duration,
+) -> Result<(), Fail> {
     const FRAME: usize = 320;
     let period = Duration::from_millis(20);
     let pcm = read_pcm(input)?;
     let d = resume(args, false)?;
-    let mut buf = FixedDelayBuffer::new(16000, period, delay);
     let mut out: Vec<i16> = Vec::with_capacity(pcm.len());
     let frames: Vec<&[i16]> = pcm.chunks(FRAME).collect();
     let start = Instant::now();
@@ -336,11 +345,10 @@ fn audio_loop(args: &Args, input: &Path, output: &Path, delay: Duration) -> Resu
     d.disconnect(false);
     let bytes: Vec<u8> = out.iter().flat_map(|s| s.to_le_bytes()).collect();
     std::fs::write(output, bytes).map_err(|e| format!("{}: {e}", output.display()))?;
+    let (late, expanded) = buf.late_and_expanded();
     say(&format!(
-        "audio sent={} played={played} concealed={concealed} expanded={} late={}",
+        "audio sent={} played={played} concealed={concealed} expanded={expanded} late={late}",
         frames.len(),
-        buf.expanded,
-        buf.late
     ));
     Ok(())
 }
@@ -439,7 +447,17 @@ fn run(args: &Args) -> Result<(), Fail> {
             input,
             output,
             delay_ms,
-        } => audio_loop(args, input, output, Duration::from_millis(*delay_ms)),
+            jitter,
+        } => {
+            let buf: Box<dyn PlayoutBuffer> = match jitter.as_str() {
+                "adaptive" => Box::new(ac_btoe::audio::media_buffer(None)),
+                "fixed" => Box::new(ac_btoe::audio::media_buffer(Some(
+                    u32::try_from(*delay_ms).unwrap_or(300).min(300),
+                ))),
+                other => return Err(Fail::Error(format!("--jitter {other}: adaptive or fixed"))),
+            };
+            audio_loop(args, input, output, buf, Duration::from_millis(*delay_ms))
+        }
         Cmd::Unpair => {
             let d = resume(args, false)?;
             d.disconnect(true);
