@@ -403,6 +403,20 @@ mod tests {
     }
 
     #[test]
+    fn header_lists_every_result() {
+        let header = include_str!("../../../include/ac_phone.h");
+        let in_header = header
+            .lines()
+            .filter(|l| l.trim_start().starts_with("AC_RESULT_"))
+            .count();
+        assert_eq!(
+            in_header,
+            ac_result::ALL.len(),
+            "ac_result::ALL is complete"
+        );
+    }
+
+    #[test]
     fn result_message_bad_arguments() {
         let mut buf = [0x55u8; 8];
         let mut n = 1234usize;
