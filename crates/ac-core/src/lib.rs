@@ -12,7 +12,9 @@
 pub mod board;
 pub mod driver;
 pub mod error;
+pub mod features;
 pub mod phone;
+mod resample;
 mod run;
 
 pub use error::CoreError;
