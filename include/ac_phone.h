@@ -36,6 +36,66 @@
 // `flags` of [`ac_cfg_validate`]: report unknown keys as errors instead of warnings.
 #define AC_CFG_VALIDATE_STRICT 1
 
+// Audio sample rate of [`ac_phone_audio_capture`] frames, Hz.
+#define AC_PHONE_SAMPLE_RATE 16000
+
+// Samples in one audio frame (mono, 16-bit).
+#define AC_PHONE_FRAME_SAMPLES 160
+
+// Duration of one audio frame, ms.
+#define AC_PHONE_FRAME_MS 10
+
+// An audio device (manual 3.3.4.4).
+enum ac_audio_device
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // No audio path (idle).
+  AC_AUDIO_DEVICE_NONE = 0,
+  AC_AUDIO_DEVICE_HANDSET = 1,
+  AC_AUDIO_DEVICE_SPEAKER = 2,
+  AC_AUDIO_DEVICE_HEADSET = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t ac_audio_device;
+#endif // __cplusplus
+
+// Boot progress.
+enum ac_boot_stage
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  AC_BOOT_STAGE_NETWORK = 0,
+  AC_BOOT_STAGE_PROVISIONING = 1,
+  AC_BOOT_STAGE_TIME = 2,
+  AC_BOOT_STAGE_REGISTRATION = 3,
+  // Registered (or no registration configured): ready for calls.
+  AC_BOOT_STAGE_READY = 4,
+};
+#ifndef __cplusplus
+typedef uint32_t ac_boot_stage;
+#endif // __cplusplus
+
+// Where a call stands.
+enum ac_call_phase
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  AC_CALL_PHASE_DIALING = 0,
+  AC_CALL_PHASE_RINGBACK = 1,
+  AC_CALL_PHASE_INCOMING = 2,
+  AC_CALL_PHASE_CONNECTED = 3,
+  AC_CALL_PHASE_HELD = 4,
+  AC_CALL_PHASE_REMOTE_HELD = 5,
+  AC_CALL_PHASE_ENDED = 6,
+};
+#ifndef __cplusplus
+typedef uint32_t ac_call_phase;
+#endif // __cplusplus
+
 // The encrypted file formats.
 enum ac_cfg_cipher
 #ifdef __cplusplus
@@ -97,6 +157,200 @@ enum ac_cfg_severity
 };
 #ifndef __cplusplus
 typedef uint32_t ac_cfg_severity;
+#endif // __cplusplus
+
+// What a display event shows; the board lays it out, the text is its content.
+enum ac_display_kind
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // Boot progress: text names the stage ("Network", "Provisioning", "Time", "Registering").
+  AC_DISPLAY_BOOT = 0,
+  // Idle screen; text is the line's identity (or "Not registered").
+  AC_DISPLAY_IDLE = 1,
+  // Dialing; text is the digits entered so far.
+  AC_DISPLAY_DIALING = 2,
+  // Outgoing call in progress; text is the callee.
+  AC_DISPLAY_CALLING = 3,
+  // Outgoing call ringing at the far end; text is the callee.
+  AC_DISPLAY_RINGBACK = 4,
+  // Incoming call; text is the caller.
+  AC_DISPLAY_INCOMING = 5,
+  // Second incoming call while in a call (call waiting); text is the caller.
+  AC_DISPLAY_CALL_WAITING = 6,
+  // Call connected; text is the peer.
+  AC_DISPLAY_CONNECTED = 7,
+  // Call held by us; text is the peer.
+  AC_DISPLAY_HELD = 8,
+  // Call held by the peer; text is the peer.
+  AC_DISPLAY_REMOTE_HELD = 9,
+  // Call ended; text is the reason.
+  AC_DISPLAY_ENDED = 10,
+  // A transient notice (feature toggled, error); text is the message.
+  AC_DISPLAY_NOTICE = 11,
+  // The phone is locked (manual 4.9); text is the hint.
+  AC_DISPLAY_LOCKED = 12,
+  // A missed-calls counter; text is the number.
+  AC_DISPLAY_MISSED_CALLS = 13,
+  // Received DTMF digit (for tests and diagnostics); text is the digit.
+  AC_DISPLAY_DTMF = 14,
+  // Call quality at the end of a call (RTCP-XR): text is "MOS-LQ x.x R=yy loss=z% jitter=w ms".
+  AC_DISPLAY_QUALITY = 15,
+};
+#ifndef __cplusplus
+typedef uint32_t ac_display_kind;
+#endif // __cplusplus
+
+// The handset hook switch.
+enum ac_hook
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // Handset in its cradle.
+  AC_HOOK_ON_HOOK = 0,
+  // Handset lifted.
+  AC_HOOK_OFF_HOOK = 1,
+};
+#ifndef __cplusplus
+typedef uint32_t ac_hook;
+#endif // __cplusplus
+
+// A key of the keypad, navigation, softkeys and feature keys.
+enum ac_key
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  AC_KEY_DIGIT_0 = 0,
+  AC_KEY_DIGIT_1 = 1,
+  AC_KEY_DIGIT_2 = 2,
+  AC_KEY_DIGIT_3 = 3,
+  AC_KEY_DIGIT_4 = 4,
+  AC_KEY_DIGIT_5 = 5,
+  AC_KEY_DIGIT_6 = 6,
+  AC_KEY_DIGIT_7 = 7,
+  AC_KEY_DIGIT_8 = 8,
+  AC_KEY_DIGIT_9 = 9,
+  AC_KEY_STAR = 10,
+  AC_KEY_POUND = 11,
+  // Navigation.
+  AC_KEY_UP = 20,
+  AC_KEY_DOWN = 21,
+  AC_KEY_LEFT = 22,
+  AC_KEY_RIGHT = 23,
+  AC_KEY_OK = 24,
+  // Cancel / back.
+  AC_KEY_CANCEL = 25,
+  AC_KEY_MENU = 26,
+  // Softkeys under the display, left to right.
+  AC_KEY_SOFTKEY_1 = 30,
+  AC_KEY_SOFTKEY_2 = 31,
+  AC_KEY_SOFTKEY_3 = 32,
+  AC_KEY_SOFTKEY_4 = 33,
+  // Hard feature keys.
+  AC_KEY_HOLD = 40,
+  AC_KEY_TRANSFER = 41,
+  AC_KEY_CONFERENCE = 42,
+  AC_KEY_REDIAL = 43,
+  AC_KEY_MUTE = 44,
+  AC_KEY_SPEAKER = 45,
+  AC_KEY_HEADSET = 46,
+  AC_KEY_VOLUME_UP = 47,
+  AC_KEY_VOLUME_DOWN = 48,
+  AC_KEY_VOICEMAIL = 49,
+  AC_KEY_CONTACTS = 50,
+  // Call log / history.
+  AC_KEY_LOG = 51,
+  // Do Not Disturb toggle.
+  AC_KEY_DND = 52,
+  // Line keys (one per call appearance).
+  AC_KEY_LINE_1 = 60,
+  AC_KEY_LINE_2 = 61,
+  AC_KEY_LINE_3 = 62,
+  AC_KEY_LINE_4 = 63,
+  // Function / programmable keys 1..=12 (`personal_settings/functional_key/{0..11}`).
+  AC_KEY_FUNCTION_1 = 100,
+  AC_KEY_FUNCTION_2 = 101,
+  AC_KEY_FUNCTION_3 = 102,
+  AC_KEY_FUNCTION_4 = 103,
+  AC_KEY_FUNCTION_5 = 104,
+  AC_KEY_FUNCTION_6 = 105,
+  AC_KEY_FUNCTION_7 = 106,
+  AC_KEY_FUNCTION_8 = 107,
+  AC_KEY_FUNCTION_9 = 108,
+  AC_KEY_FUNCTION_10 = 109,
+  AC_KEY_FUNCTION_11 = 110,
+  AC_KEY_FUNCTION_12 = 111,
+};
+#ifndef __cplusplus
+typedef uint32_t ac_key;
+#endif // __cplusplus
+
+// Key pressed or released.
+enum ac_key_action
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  AC_KEY_RELEASED = 0,
+  AC_KEY_PRESSED = 1,
+};
+#ifndef __cplusplus
+typedef uint32_t ac_key_action;
+#endif // __cplusplus
+
+// An LED.
+enum ac_led
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // Message waiting indicator (also flashes for an incoming call on most models).
+  AC_LED_MWI = 0,
+  AC_LED_SPEAKER = 1,
+  AC_LED_HEADSET = 2,
+  AC_LED_MUTE = 3,
+  AC_LED_HOLD = 4,
+  AC_LED_DND = 5,
+  AC_LED_LINE_1 = 10,
+  AC_LED_LINE_2 = 11,
+  AC_LED_LINE_3 = 12,
+  AC_LED_LINE_4 = 13,
+  // Function key LEDs 1..=12 (speed dial + BLF).
+  AC_LED_FUNCTION_1 = 100,
+  AC_LED_FUNCTION_2 = 101,
+  AC_LED_FUNCTION_3 = 102,
+  AC_LED_FUNCTION_4 = 103,
+  AC_LED_FUNCTION_5 = 104,
+  AC_LED_FUNCTION_6 = 105,
+  AC_LED_FUNCTION_7 = 106,
+  AC_LED_FUNCTION_8 = 107,
+  AC_LED_FUNCTION_9 = 108,
+  AC_LED_FUNCTION_10 = 109,
+  AC_LED_FUNCTION_11 = 110,
+  AC_LED_FUNCTION_12 = 111,
+};
+#ifndef __cplusplus
+typedef uint32_t ac_led;
+#endif // __cplusplus
+
+// An LED state.
+enum ac_led_state
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  AC_LED_STATE_OFF = 0,
+  AC_LED_STATE_ON = 1,
+  // Slow flash (held call, message waiting).
+  AC_LED_STATE_SLOW_FLASH = 2,
+  // Fast flash (incoming call).
+  AC_LED_STATE_FAST_FLASH = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t ac_led_state;
 #endif // __cplusplus
 
 // The result of every fallible call. `AC_RESULT_OK` is zero; [`ac_result_message`] describes
@@ -161,9 +415,60 @@ enum ac_result
   AC_RESULT_DHCP_OPTION_INVALID = 300,
   // This library does not decode that DHCP option code.
   AC_RESULT_DHCP_OPTION_UNSUPPORTED = 301,
+  // The configuration has errors for the phone's model (see `ac_cfg_validate`).
+  AC_RESULT_PHONE_CONFIG_INVALID = 400,
+  // A socket, thread or file operation of the phone failed.
+  AC_RESULT_PHONE_IO = 401,
+  // The phone's command queue is full; try again later.
+  AC_RESULT_PHONE_BUSY = 402,
+  // The phone has stopped.
+  AC_RESULT_PHONE_STOPPED = 403,
+  // Not possible in the phone's present state (no call, not yet on the network...).
+  AC_RESULT_PHONE_STATE = 404,
+  // The phone refused an argument (number, URI, digit).
+  AC_RESULT_PHONE_INVALID = 405,
+  // The SIP layer refused the operation.
+  AC_RESULT_PHONE_SIP = 406,
 };
 #ifndef __cplusplus
 typedef uint32_t ac_result;
+#endif // __cplusplus
+
+// The ringer.
+enum ac_ringer
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  AC_RINGER_OFF = 0,
+  // The configured ring tone.
+  AC_RINGER_RING = 1,
+  // A short ring splash (forwarded call, auto-answer).
+  AC_RINGER_SPLASH = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t ac_ringer;
+#endif // __cplusplus
+
+// A call progress tone (manual 3.2.6) the board plays until the next one.
+enum ac_tone
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  AC_TONE_OFF = 0,
+  AC_TONE_DIAL = 1,
+  AC_TONE_RINGBACK = 2,
+  AC_TONE_BUSY = 3,
+  // Call waiting beep (manual 3.3.10 call waiting tone).
+  AC_TONE_CALL_WAITING = 4,
+  // Reorder / fast busy (call failed, no network).
+  AC_TONE_REORDER = 5,
+  // Stutter dial tone (message waiting / DND / forward active).
+  AC_TONE_STUTTER = 6,
+};
+#ifndef __cplusplus
+typedef uint32_t ac_tone;
 #endif // __cplusplus
 
 // A parsed `.cfg` document (opaque). Created by [`ac_cfg_parse`], released by
@@ -173,6 +478,15 @@ typedef struct ac_cfg ac_cfg;
 // The diagnostics of one validation (opaque). Created by [`ac_cfg_validate`], released by
 // [`ac_cfg_diagnostics_free`].
 typedef struct ac_cfg_diagnostics ac_cfg_diagnostics;
+
+// A running phone (opaque). Created by [`ac_phone_new`], stopped and released by
+// [`ac_phone_free`].
+typedef struct ac_phone ac_phone;
+
+// What [`ac_phone_new`] needs besides the configuration (opaque builder). Created by
+// [`ac_phone_options_new`] with: static address 127.0.0.1, no sign-in, SIP port 0 (any),
+// MAC 00:90:8f:00:00:01, boot timeout 20 s, no state directory, seed from the OS.
+typedef struct ac_phone_options ac_phone_options;
 
 // One diagnostic, filled by [`ac_cfg_diagnostics_get`]. Its message is read with
 // [`ac_cfg_diagnostics_message`] into a buffer of at least `message_len + 1` bytes.
@@ -186,6 +500,67 @@ typedef struct ac_cfg_diagnostic {
   // Length of the message in bytes, without a NUL.
   size_t message_len;
 } ac_cfg_diagnostic;
+
+// The board's output callbacks. Each may be NULL (the output is dropped). They are called
+// on the phone's thread, one at a time, with the `userdata` given to [`ac_phone_new`]; they
+// must return promptly and must not call [`ac_phone_free`] (other `ac_phone_*` calls are
+// fine). Text pointers are valid during the call only.
+typedef struct ac_phone_callbacks {
+  // A display update: `text` is UTF-8, `text_len` bytes, NUL-terminated; `call` is the
+  // call it is about (0: none).
+  void (*display)(void *userdata,
+                  ac_display_kind kind,
+                  uint32_t call,
+                  const char *text,
+                  size_t text_len);
+  void (*led)(void *userdata, ac_led led, ac_led_state state);
+  void (*ringer)(void *userdata, ac_ringer ringer);
+  // Play `tone` into the active audio device until the next tone callback.
+  void (*tone)(void *userdata, ac_tone tone);
+  // Route call audio to `device`.
+  void (*audio_route)(void *userdata, ac_audio_device device);
+  // Bring the network interface up again (the configuration changed VLAN or addressing).
+  void (*restart)(void *userdata);
+} ac_phone_callbacks;
+
+// Voice quality of the last call with media (RTCP-XR, RFC 3611 4.7).
+typedef struct ac_call_quality {
+  // MOS listening quality, 1.0 to 5.0.
+  double mos_lq;
+  // MOS conversational quality.
+  double mos_cq;
+  // R factor, 0 to 100.
+  uint32_t r_factor;
+  // Loss of received packets, percent.
+  double loss_pct;
+  // Jitter the far end reports about our stream, ms.
+  double jitter_ms;
+  // Round-trip time, ms.
+  double rtt_ms;
+  uint64_t packets_received;
+} ac_call_quality;
+
+// A snapshot of the phone, filled by [`ac_phone_status_get`].
+typedef struct ac_phone_status {
+  ac_boot_stage stage;
+  bool registered;
+  // Calls in the snapshot; read each with [`ac_phone_call_get`].
+  size_t call_count;
+  uint32_t missed_calls;
+  // Whether `last_quality` holds a call's figures.
+  bool has_quality;
+  struct ac_call_quality last_quality;
+} ac_phone_status;
+
+// One call, filled by [`ac_phone_call_get`].
+typedef struct ac_phone_call {
+  // Call (line appearance) id, as in display events.
+  uint32_t id;
+  ac_call_phase phase;
+  bool incoming;
+  uint64_t packets_sent;
+  uint64_t packets_received;
+} ac_phone_call;
 
 #ifdef __cplusplus
 extern "C" {
@@ -420,6 +795,209 @@ ac_result ac_dhcp_option_decode(uint8_t code,
                                 char *buf,
                                 size_t len,
                                 size_t *out_n);
+
+// Creates phone options with the defaults of [`ac_phone_options`]; release with
+// [`ac_phone_options_free`] (the phone copies them).
+//
+// # Safety
+// `out` valid for a pointer write.
+ac_result ac_phone_options_new(struct ac_phone_options **out);
+
+// Releases options. NULL is allowed.
+//
+// # Safety
+// `opts` NULL or a handle from [`ac_phone_options_new`] not yet released.
+void ac_phone_options_free(struct ac_phone_options *opts);
+
+// Use a static IPv4/IPv6 address (text such as `"192.0.2.10"`), as configured by the OS.
+//
+// # Safety
+// `opts` a live handle; `addr` valid for `addr_len` bytes.
+ac_result ac_phone_options_set_static_address(struct ac_phone_options *opts,
+                                              const char *addr,
+                                              size_t addr_len);
+
+// Run the DHCP client on network interface `ifname` (e.g. `"eth0"`) and provision from the
+// options it receives (manual 2.1, 2.3).
+//
+// # Safety
+// `opts` a live handle; `ifname` valid for `ifname_len` bytes.
+ac_result ac_phone_options_set_dhcp_interface(struct ac_phone_options *opts,
+                                              const char *ifname,
+                                              size_t ifname_len);
+
+// The user's sign-in: SIP address of record (`sip:alice@example.com`), digest user name
+// (empty: the AOR's user part) and password (empty: `voip/line/0/auth_password`).
+//
+// # Safety
+// `opts` a live handle; each text valid for its length.
+ac_result ac_phone_options_set_sign_in(struct ac_phone_options *opts,
+                                       const char *aor,
+                                       size_t aor_len,
+                                       const char *user,
+                                       size_t user_len,
+                                       const char *password,
+                                       size_t password_len);
+
+// The display name shown to callees (empty: none).
+//
+// # Safety
+// `opts` a live handle; `name` valid for `name_len` bytes.
+ac_result ac_phone_options_set_display_name(struct ac_phone_options *opts,
+                                            const char *name,
+                                            size_t name_len);
+
+// The board's MAC address (`mac_len` must be 6).
+//
+// # Safety
+// `opts` a live handle; `mac` valid for `mac_len` bytes.
+ac_result ac_phone_options_set_mac(struct ac_phone_options *opts,
+                                   const uint8_t *mac,
+                                   size_t mac_len);
+
+// The local SIP UDP port (0: any free port).
+//
+// # Safety
+// `opts` a live handle.
+ac_result ac_phone_options_set_sip_port(struct ac_phone_options *opts, uint16_t port);
+
+// Adds a PEM CA certificate trusted for HTTPS provisioning (besides
+// `security/ca_certificate/*` of the configuration).
+//
+// # Safety
+// `opts` a live handle; `pem` valid for `pem_len` bytes.
+ac_result ac_phone_options_add_ca_pem(struct ac_phone_options *opts,
+                                      const uint8_t *pem,
+                                      size_t pem_len);
+
+// A directory where the phone keeps its last good configuration (empty: memory only).
+//
+// # Safety
+// `opts` a live handle; `path` valid for `path_len` bytes.
+ac_result ac_phone_options_set_state_dir(struct ac_phone_options *opts,
+                                         const char *path,
+                                         size_t path_len);
+
+// How long the boot waits for DHCP and provisioning before going on without (ms, > 0).
+//
+// # Safety
+// `opts` a live handle.
+ac_result ac_phone_options_set_boot_timeout_ms(struct ac_phone_options *opts, uint32_t ms);
+
+// Seed for Call-IDs, tags and SSRCs (0: from the OS); for reproducible tests.
+//
+// # Safety
+// `opts` a live handle.
+ac_result ac_phone_options_set_seed(struct ac_phone_options *opts, uint64_t seed);
+
+// Boots a phone of `model` (`"440HD"`...) from `cfg` (an empty document gives the factory
+// configuration) on a new thread: network, provisioning, time, registration.
+// `AC_RESULT_PHONE_CONFIG_INVALID` when `cfg` has errors for the model (see
+// [`ac_cfg_validate`](crate::cfg::ac_cfg_validate)). `cfg`, `opts` and `callbacks` are
+// copied: the caller may release them at once. `userdata` is passed to every callback, on
+// the phone thread. On success `*out` receives the phone, released by [`ac_phone_free`].
+//
+// # Safety
+// `cfg`, `opts` live handles; `model` valid for `model_len` bytes; `callbacks` valid for a
+// read; the callbacks and `userdata` usable from another thread until [`ac_phone_free`]
+// returns; `out` valid for a pointer write.
+ac_result ac_phone_new(const struct ac_cfg *cfg,
+                       const char *model,
+                       size_t model_len,
+                       const struct ac_phone_options *opts,
+                       const struct ac_phone_callbacks *callbacks,
+                       void *userdata,
+                       struct ac_phone **out);
+
+// Stops the phone (ends calls, unregisters briefly, joins its thread) and releases it. No
+// callback runs after it returns. NULL is allowed. Never call it from a callback.
+//
+// # Safety
+// `phone` NULL or a handle from [`ac_phone_new`] not yet released, used by no other
+// thread during and after the call.
+void ac_phone_free(struct ac_phone *phone);
+
+// A key went down or up (`key` an `ac_key`, `action` an `ac_key_action`). Never blocks;
+// `AC_RESULT_PHONE_BUSY` when the phone's queue is full.
+//
+// # Safety
+// `phone` a live handle (any thread).
+ac_result ac_phone_key(const struct ac_phone *phone, uint32_t key, uint32_t action);
+
+// The hook switch moved (`state` an `ac_hook`).
+//
+// # Safety
+// `phone` a live handle (any thread).
+ac_result ac_phone_hook(const struct ac_phone *phone, uint32_t state);
+
+// A headset was plugged in (`connected` true) or out.
+//
+// # Safety
+// `phone` a live handle (any thread).
+ac_result ac_phone_headset(const struct ac_phone *phone, bool connected);
+
+// The Ethernet link came up (`up` true) or went down.
+//
+// # Safety
+// `phone` a live handle (any thread).
+ac_result ac_phone_link(const struct ac_phone *phone, bool up);
+
+// Dials a number or SIP URI as if typed and sent.
+//
+// # Safety
+// `phone` a live handle (any thread); `target` valid for `target_len` bytes.
+ac_result ac_phone_dial(const struct ac_phone *phone, const char *target, size_t target_len);
+
+// Sends DTMF `digit` (`0`-`9`, `*`, `#`, `A`-`D`) in the active call (RFC 4733).
+//
+// # Safety
+// `phone` a live handle (any thread).
+ac_result ac_phone_dtmf(const struct ac_phone *phone, char digit);
+
+// The board's audio thread, every 10 ms: `capture` is the microphone frame, `playback`
+// receives the speaker frame (silence when none is ready). Both are
+// `AC_PHONE_FRAME_SAMPLES` samples of 16 kHz mono. Never blocks.
+//
+// # Safety
+// `phone` a live handle (any thread); `capture` valid for reads and `playback` for writes
+// of their lengths in samples.
+ac_result ac_phone_audio_capture(const struct ac_phone *phone,
+                                 const int16_t *capture,
+                                 size_t capture_len,
+                                 int16_t *playback,
+                                 size_t playback_len);
+
+// Fills `*out` with a snapshot of the phone.
+//
+// # Safety
+// `phone` a live handle (any thread); `out` valid for a write.
+ac_result ac_phone_status_get(const struct ac_phone *phone, struct ac_phone_status *out);
+
+// Fills `*out` with call `index` (0-based) of a fresh snapshot;
+// `AC_RESULT_INDEX_OUT_OF_RANGE` past the last call.
+//
+// # Safety
+// `phone` a live handle (any thread); `out` valid for a write.
+ac_result ac_phone_call_get(const struct ac_phone *phone, size_t index, struct ac_phone_call *out);
+
+// Writes the peer (SIP URI or number) of call `index` as NUL-terminated text.
+//
+// # Safety
+// `phone` a live handle (any thread); `buf` valid for writes of `len` bytes; `out_n` for a
+// `size_t`.
+ac_result ac_phone_call_peer(const struct ac_phone *phone,
+                             size_t index,
+                             char *buf,
+                             size_t len,
+                             size_t *out_n);
+
+// Writes the phone's SIP address (`ip:port`) as NUL-terminated text;
+// `AC_RESULT_PHONE_STATE` before the network is up.
+//
+// # Safety
+// `phone` a live handle (any thread); `buf` valid for writes of `len` bytes; `out_n` for a
+// `size_t`.
+ac_result ac_phone_sip_address(const struct ac_phone *phone, char *buf, size_t len, size_t *out_n);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -15,7 +15,7 @@ use crate::{ac_result, boundary, boundary_or, in_bytes, in_mut, in_ref, in_str, 
 /// A parsed `.cfg` document (opaque). Created by [`ac_cfg_parse`], released by
 /// [`ac_cfg_free`].
 pub struct ac_cfg {
-    doc: Document<'static>,
+    pub(crate) doc: Document<'static>,
 }
 
 /// The diagnostics of one validation (opaque). Created by [`ac_cfg_validate`], released by
@@ -172,7 +172,7 @@ fn diag_kind(k: DiagKind) -> ac_cfg_diag_kind {
 ///
 /// # Safety
 /// As [`in_str`].
-unsafe fn model_arg(p: *const c_char, len: usize) -> Result<Option<Model>, ac_result> {
+pub(crate) unsafe fn model_arg(p: *const c_char, len: usize) -> Result<Option<Model>, ac_result> {
     // SAFETY: forwarded contract.
     let s = unsafe { in_str(p, len) }?;
     if s.is_empty() {

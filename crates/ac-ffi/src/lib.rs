@@ -22,6 +22,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub mod cfg;
 pub mod dhcp;
+pub mod phone;
 
 /// Major version of the library; the SONAME is `libac_phone.so.<major>`.
 pub const AC_PHONE_VERSION_MAJOR: u32 = 0;
@@ -93,6 +94,21 @@ pub enum ac_result {
     AC_RESULT_DHCP_OPTION_INVALID = 300,
     /// This library does not decode that DHCP option code.
     AC_RESULT_DHCP_OPTION_UNSUPPORTED = 301,
+
+    /// The configuration has errors for the phone's model (see `ac_cfg_validate`).
+    AC_RESULT_PHONE_CONFIG_INVALID = 400,
+    /// A socket, thread or file operation of the phone failed.
+    AC_RESULT_PHONE_IO = 401,
+    /// The phone's command queue is full; try again later.
+    AC_RESULT_PHONE_BUSY = 402,
+    /// The phone has stopped.
+    AC_RESULT_PHONE_STOPPED = 403,
+    /// Not possible in the phone's present state (no call, not yet on the network...).
+    AC_RESULT_PHONE_STATE = 404,
+    /// The phone refused an argument (number, URI, digit).
+    AC_RESULT_PHONE_INVALID = 405,
+    /// The SIP layer refused the operation.
+    AC_RESULT_PHONE_SIP = 406,
 }
 
 impl ac_result {
@@ -143,6 +159,15 @@ impl ac_result {
             AC_RESULT_CRYPTO_RNG => "the system random number generator failed",
             AC_RESULT_DHCP_OPTION_INVALID => "the DHCP option value is malformed for its code",
             AC_RESULT_DHCP_OPTION_UNSUPPORTED => "this library does not decode that DHCP option",
+            AC_RESULT_PHONE_CONFIG_INVALID => {
+                "the configuration has errors for this model (run ac_cfg_validate to see them)"
+            }
+            AC_RESULT_PHONE_IO => "the phone's socket, thread or file operation failed",
+            AC_RESULT_PHONE_BUSY => "the phone's command queue is full; try again",
+            AC_RESULT_PHONE_STOPPED => "the phone has stopped",
+            AC_RESULT_PHONE_STATE => "not possible in the phone's present state",
+            AC_RESULT_PHONE_INVALID => "the phone refused the argument (number, URI or digit)",
+            AC_RESULT_PHONE_SIP => "the SIP layer refused the operation",
         }
     }
 
@@ -178,6 +203,13 @@ impl ac_result {
             AC_RESULT_CRYPTO_RNG,
             AC_RESULT_DHCP_OPTION_INVALID,
             AC_RESULT_DHCP_OPTION_UNSUPPORTED,
+            AC_RESULT_PHONE_CONFIG_INVALID,
+            AC_RESULT_PHONE_IO,
+            AC_RESULT_PHONE_BUSY,
+            AC_RESULT_PHONE_STOPPED,
+            AC_RESULT_PHONE_STATE,
+            AC_RESULT_PHONE_INVALID,
+            AC_RESULT_PHONE_SIP,
         ]
     };
 

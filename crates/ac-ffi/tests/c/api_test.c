@@ -213,11 +213,85 @@ static void test_dhcp(void) {
   CHECK_RESULT(ac_dhcp_option_decode(3, NULL, 0, buf, sizeof buf, &n), AC_RESULT_NULL_PARAMETER);
 }
 
+struct board {
+  int displays;
+};
+
+static void on_display(void *userdata, ac_display_kind kind, uint32_t call, const char *text,
+                       size_t text_len) {
+  struct board *b = userdata;
+  (void)kind;
+  (void)call;
+  if (text[text_len] == '\0')
+    b->displays++;
+}
+
+static void test_phone(void) {
+  struct ac_phone_options *opts = NULL;
+  CHECK_RESULT(ac_phone_options_new(&opts), AC_RESULT_OK);
+  CHECK_RESULT(ac_phone_options_set_static_address(opts, "127.0.0.1", 9), AC_RESULT_OK);
+  CHECK_RESULT(ac_phone_options_set_static_address(opts, "localhost", 9),
+               AC_RESULT_INVALID_PARAMETER);
+  const char *aor = "sip:alice@example.com";
+  CHECK_RESULT(ac_phone_options_set_sign_in(opts, aor, strlen(aor), "", 0, "pw", 2),
+               AC_RESULT_OK);
+  const uint8_t mac[6] = {0x00, 0x90, 0x8f, 0x12, 0x34, 0x56};
+  CHECK_RESULT(ac_phone_options_set_mac(opts, mac, sizeof mac), AC_RESULT_OK);
+  CHECK_RESULT(ac_phone_options_set_mac(opts, mac, 4), AC_RESULT_INVALID_PARAMETER);
+
+  struct ac_cfg *cfg = NULL;
+  CHECK_RESULT(ac_cfg_parse((const uint8_t *)"", 0, &cfg), AC_RESULT_OK);
+  struct ac_cfg *bad = NULL;
+  const char *bad_text = "network/lan_type=BANANA\n";
+  CHECK_RESULT(ac_cfg_parse((const uint8_t *)bad_text, strlen(bad_text), &bad), AC_RESULT_OK);
+
+  struct board b = {0};
+  struct ac_phone_callbacks cb;
+  memset(&cb, 0, sizeof cb);
+  cb.display = on_display;
+  struct ac_phone *phone = NULL;
+  CHECK_RESULT(ac_phone_new(bad, "440HD", 5, opts, &cb, &b, &phone),
+               AC_RESULT_PHONE_CONFIG_INVALID);
+  CHECK(phone == NULL);
+  CHECK_RESULT(ac_phone_new(cfg, "440HD", 5, opts, &cb, &b, &phone), AC_RESULT_OK);
+  /* The phone copied what it needs. */
+  ac_cfg_free(cfg);
+  ac_cfg_free(bad);
+  ac_phone_options_free(opts);
+  if (phone == NULL)
+    return;
+
+  CHECK_RESULT(ac_phone_key(phone, AC_KEY_DIGIT_1, AC_KEY_PRESSED), AC_RESULT_OK);
+  CHECK_RESULT(ac_phone_key(phone, AC_KEY_DIGIT_1, AC_KEY_RELEASED), AC_RESULT_OK);
+  CHECK_RESULT(ac_phone_key(phone, 12345, AC_KEY_PRESSED), AC_RESULT_INVALID_PARAMETER);
+  CHECK_RESULT(ac_phone_hook(phone, AC_HOOK_OFF_HOOK), AC_RESULT_OK);
+  CHECK_RESULT(ac_phone_hook(phone, AC_HOOK_ON_HOOK), AC_RESULT_OK);
+  CHECK_RESULT(ac_phone_dtmf(phone, 'x'), AC_RESULT_INVALID_PARAMETER);
+
+  int16_t capture[AC_PHONE_FRAME_SAMPLES], playback[AC_PHONE_FRAME_SAMPLES];
+  for (size_t i = 0; i < AC_PHONE_FRAME_SAMPLES; i++)
+    capture[i] = (int16_t)(i * 100);
+  CHECK_RESULT(ac_phone_audio_capture(phone, capture, AC_PHONE_FRAME_SAMPLES, playback,
+                                      AC_PHONE_FRAME_SAMPLES),
+               AC_RESULT_OK);
+  CHECK_RESULT(ac_phone_audio_capture(phone, capture, 80, playback, AC_PHONE_FRAME_SAMPLES),
+               AC_RESULT_INVALID_PARAMETER);
+
+  struct ac_phone_status st;
+  CHECK_RESULT(ac_phone_status_get(phone, &st), AC_RESULT_OK);
+  CHECK(st.stage <= AC_BOOT_STAGE_READY);
+  struct ac_phone_call call;
+  CHECK_RESULT(ac_phone_call_get(phone, 99, &call), AC_RESULT_INDEX_OUT_OF_RANGE);
+  ac_phone_free(phone);
+  ac_phone_free(NULL);
+}
+
 int main(void) {
   test_version_and_messages();
   test_cfg();
   test_crypto();
   test_dhcp();
+  test_phone();
   printf("api_test: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }
