@@ -21,6 +21,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::board::{AudioFrame, BoardEvent, BoardOutput, FRAME_SAMPLES};
 use crate::error::CoreError;
+use crate::features::Features;
 use crate::phone::{PhoneStatus, SignIn};
 
 /// How the phone gets its address (manual 2.1: DHCP, or a static address).
@@ -52,6 +53,8 @@ pub struct DriverOptions {
     pub boot_timeout: Duration,
     /// Seed for Call-IDs, tags, SSRCs (0: from the OS).
     pub seed: u64,
+    /// First RTP port (`None`: the configuration's / manual 3.3.14.3 default 50020).
+    pub rtp_base_port: Option<u16>,
 }
 
 impl DriverOptions {
@@ -66,6 +69,7 @@ impl DriverOptions {
             state_dir: None,
             boot_timeout: Duration::from_secs(20),
             seed: 0,
+            rtp_base_port: None,
         }
     }
 }
@@ -73,13 +77,27 @@ impl DriverOptions {
 /// The callback that receives the phone's outputs (called on the phone thread).
 pub type OutputFn = Box<dyn FnMut(BoardOutput) + Send + 'static>;
 
+/// Operations on the active (or ringing) call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallOp {
+    Answer,
+    Hangup,
+    Hold,
+    Resume,
+    /// Blind transfer to a number or URI.
+    Transfer(String),
+}
+
+/// A change of the run-time feature settings, run on the phone thread.
+pub type FeatureFn = Box<dyn FnOnce(&mut Features) + Send + 'static>;
+
 /// Commands from the API to the phone thread.
-#[allow(dead_code)] // outline: the phone thread uses them in the next commit
-#[derive(Debug)]
 pub(crate) enum Command {
     Board(BoardEvent),
     Dial(String),
     Dtmf(char),
+    Call(CallOp),
+    Features(FeatureFn),
     Stop,
 }
 
@@ -136,6 +154,17 @@ impl PhoneDriver {
     /// Sends a DTMF digit in the active call (same as its key during a call).
     pub fn dtmf(&self, digit: char) -> Result<(), CoreError> {
         self.send(Command::Dtmf(digit))
+    }
+
+    /// Answer / hang up / hold / resume / blind-transfer the active call.
+    pub fn call(&self, op: CallOp) -> Result<(), CoreError> {
+        self.send(Command::Call(op))
+    }
+
+    /// Changes run-time feature settings (DND, forward, auto-answer, call waiting, busy on
+    /// busy) on the phone thread.
+    pub fn update_features(&self, f: FeatureFn) -> Result<(), CoreError> {
+        self.send(Command::Features(f))
     }
 
     /// The board's audio thread, every 10 ms: the microphone frame in, the speaker frame

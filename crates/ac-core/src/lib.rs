@@ -16,6 +16,7 @@ pub mod features;
 pub mod phone;
 mod resample;
 mod run;
+pub mod wav;
 
 pub use error::CoreError;
 pub use phone::{Phone, PhoneStatus, SignIn};

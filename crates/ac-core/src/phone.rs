@@ -1483,19 +1483,20 @@ impl Phone {
             && neg.remote_rtp.is_some();
         // Microphone: gather one packet time of 16 kHz audio, then encode it.
         let per_packet = m.frame_samples() * if wide { 1 } else { 2 };
-        if send {
-            c.cap.extend_from_slice(capture);
-            if c.cap.len() >= per_packet {
+        c.cap.extend_from_slice(capture);
+        if c.cap.len() >= per_packet {
+            if send {
                 let frame: Vec<i16> = if wide {
                     c.cap[..per_packet].to_vec()
                 } else {
                     c.dec.process(&c.cap[..per_packet])
                 };
-                c.cap.drain(..per_packet);
                 let _ = m.handle_frame(now, &frame);
+            } else {
+                // Held: nothing is sent, the RTP clock keeps running (RFC 3550 5.1).
+                let _ = m.skip_frame(now);
             }
-        } else {
-            c.cap.clear();
+            c.cap.drain(..per_packet);
         }
         // Speaker: decode a packet time whenever less than 10 ms is buffered.
         if c.phase != CallPhase::Held {

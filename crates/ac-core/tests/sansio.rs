@@ -134,6 +134,13 @@ fn dtmf_hold_resume() {
         CallPhase::Connected
     );
     assert!(net.nodes[b].phone.status().calls[0].packets_received - n0 > 30);
+    // After resume the audio plays again (the RTP clock ran on during the hold).
+    let tail = &net.nodes[b].heard[net.nodes[b].heard.len() - 8000..];
+    assert!(
+        tone_ratio(tail, 16000.0, 1000.0) > 0.8,
+        "{}",
+        tone_ratio(tail, 16000.0, 1000.0)
+    );
     // On-hook ends the call (manual 3.3.13).
     let now = net.now;
     net.nodes[a]
