@@ -353,6 +353,25 @@ enum ac_led_state
 typedef uint32_t ac_led_state;
 #endif // __cplusplus
 
+// Run-time feature switches of [`ac_phone_set_feature`].
+enum ac_phone_feature
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // Do not disturb (manual 3.3.5): incoming calls are refused.
+  AC_PHONE_FEATURE_DND = 0,
+  // Answer incoming calls automatically (manual 3.3.15).
+  AC_PHONE_FEATURE_AUTO_ANSWER = 1,
+  // Accept a second incoming call during a call (manual 3.3.10).
+  AC_PHONE_FEATURE_CALL_WAITING = 2,
+  // Refuse a call with 486 Busy Here while in a call.
+  AC_PHONE_FEATURE_BUSY_ON_BUSY = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t ac_phone_feature;
+#endif // __cplusplus
+
 // The result of every fallible call. `AC_RESULT_OK` is zero; [`ac_result_message`] describes
 // each value.
 enum ac_result
@@ -884,6 +903,13 @@ ac_result ac_phone_options_set_state_dir(struct ac_phone_options *opts,
 // `opts` a live handle.
 ac_result ac_phone_options_set_boot_timeout_ms(struct ac_phone_options *opts, uint32_t ms);
 
+// The first local RTP port of calls (even; 0: the configuration's, from
+// `voip/media/...`, 50020 by default). Phones sharing a host need distinct ranges.
+//
+// # Safety
+// `opts` a live handle.
+ac_result ac_phone_options_set_rtp_base_port(struct ac_phone_options *opts, uint16_t port);
+
 // Seed for Call-IDs, tags and SSRCs (0: from the OS); for reproducible tests.
 //
 // # Safety
@@ -953,6 +979,43 @@ ac_result ac_phone_dial(const struct ac_phone *phone, const char *target, size_t
 // # Safety
 // `phone` a live handle (any thread).
 ac_result ac_phone_dtmf(const struct ac_phone *phone, char digit);
+
+// Answers the ringing call (as the Answer softkey; lifting the handset with
+// [`ac_phone_hook`] answers too).
+//
+// # Safety
+// `phone` a live handle (any thread).
+ac_result ac_phone_answer(const struct ac_phone *phone);
+
+// Ends (or rejects) the active or ringing call.
+//
+// # Safety
+// `phone` a live handle (any thread).
+ac_result ac_phone_hangup(const struct ac_phone *phone);
+
+// Puts the active call on hold (re-INVITE with `a=sendonly`, RFC 3264 8.4).
+//
+// # Safety
+// `phone` a live handle (any thread).
+ac_result ac_phone_hold(const struct ac_phone *phone);
+
+// Resumes the held call.
+//
+// # Safety
+// `phone` a live handle (any thread).
+ac_result ac_phone_resume(const struct ac_phone *phone);
+
+// Blind-transfers the active call to a number or SIP URI (REFER, RFC 3515).
+//
+// # Safety
+// `phone` a live handle (any thread); `target` valid for `target_len` bytes.
+ac_result ac_phone_transfer(const struct ac_phone *phone, const char *target, size_t target_len);
+
+// Switches a feature (`feature` an `ac_phone_feature`) on or off.
+//
+// # Safety
+// `phone` a live handle (any thread).
+ac_result ac_phone_set_feature(const struct ac_phone *phone, uint32_t feature, bool on);
 
 // The board's audio thread, every 10 ms: `capture` is the microphone frame, `playback`
 // receives the speaker frame (silence when none is ready). Both are

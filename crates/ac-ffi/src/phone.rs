@@ -18,7 +18,7 @@ use ac_core::board::{
     AudioDevice, AudioFrame, BoardEvent, BoardOutput, DisplayKind, HookState, KeyAction, KeyCode,
     LedId, LedState, Ringer, Tone, FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE,
 };
-use ac_core::driver::{DriverOptions, NetworkMode, PhoneDriver};
+use ac_core::driver::{CallOp, DriverOptions, NetworkMode, PhoneDriver};
 use ac_core::phone::{BootStage, CallPhase};
 use ac_core::{CoreError, SignIn};
 
@@ -850,6 +850,27 @@ pub unsafe extern "C" fn ac_phone_options_set_boot_timeout_ms(
     })
 }
 
+/// The first local RTP port of calls (even; 0: the configuration's, from
+/// `voip/media/...`, 50020 by default). Phones sharing a host need distinct ranges.
+///
+/// # Safety
+/// `opts` a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn ac_phone_options_set_rtp_base_port(
+    opts: *mut ac_phone_options,
+    port: u16,
+) -> ac_result {
+    boundary(|| {
+        // SAFETY: the caller's contract.
+        let o = unsafe { in_mut(opts) }?;
+        if port % 2 != 0 {
+            return Err(ac_result::AC_RESULT_INVALID_PARAMETER);
+        }
+        o.opts.rtp_base_port = (port != 0).then_some(port);
+        Ok(())
+    })
+}
+
 /// Seed for Call-IDs, tags and SSRCs (0: from the OS); for reproducible tests.
 ///
 /// # Safety
@@ -1023,6 +1044,107 @@ pub unsafe extern "C" fn ac_phone_dtmf(phone: *const ac_phone, digit: c_char) ->
             return Err(ac_result::AC_RESULT_INVALID_PARAMETER);
         }
         p.driver.dtmf(d).map_err(|e| core_error(&e))
+    })
+}
+
+fn call_op(phone: *const ac_phone, op: CallOp) -> Result<(), ac_result> {
+    // SAFETY: every caller passes its C caller's handle under the same contract.
+    let p = unsafe { in_ref(phone) }?;
+    p.driver.call(op).map_err(|e| core_error(&e))
+}
+
+/// Answers the ringing call (as the Answer softkey; lifting the handset with
+/// [`ac_phone_hook`] answers too).
+///
+/// # Safety
+/// `phone` a live handle (any thread).
+#[no_mangle]
+pub unsafe extern "C" fn ac_phone_answer(phone: *const ac_phone) -> ac_result {
+    boundary(|| call_op(phone, CallOp::Answer))
+}
+
+/// Ends (or rejects) the active or ringing call.
+///
+/// # Safety
+/// `phone` a live handle (any thread).
+#[no_mangle]
+pub unsafe extern "C" fn ac_phone_hangup(phone: *const ac_phone) -> ac_result {
+    boundary(|| call_op(phone, CallOp::Hangup))
+}
+
+/// Puts the active call on hold (re-INVITE with `a=sendonly`, RFC 3264 8.4).
+///
+/// # Safety
+/// `phone` a live handle (any thread).
+#[no_mangle]
+pub unsafe extern "C" fn ac_phone_hold(phone: *const ac_phone) -> ac_result {
+    boundary(|| call_op(phone, CallOp::Hold))
+}
+
+/// Resumes the held call.
+///
+/// # Safety
+/// `phone` a live handle (any thread).
+#[no_mangle]
+pub unsafe extern "C" fn ac_phone_resume(phone: *const ac_phone) -> ac_result {
+    boundary(|| call_op(phone, CallOp::Resume))
+}
+
+/// Blind-transfers the active call to a number or SIP URI (REFER, RFC 3515).
+///
+/// # Safety
+/// `phone` a live handle (any thread); `target` valid for `target_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ac_phone_transfer(
+    phone: *const ac_phone,
+    target: *const c_char,
+    target_len: usize,
+) -> ac_result {
+    boundary(|| {
+        // SAFETY: the caller's contract.
+        let t = unsafe { in_str(target, target_len) }?;
+        if t.is_empty() || t.contains(['\r', '\n', '\0']) {
+            return Err(ac_result::AC_RESULT_INVALID_PARAMETER);
+        }
+        call_op(phone, CallOp::Transfer(t.to_string()))
+    })
+}
+
+/// Run-time feature switches of [`ac_phone_set_feature`].
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ac_phone_feature {
+    /// Do not disturb (manual 3.3.5): incoming calls are refused.
+    AC_PHONE_FEATURE_DND = 0,
+    /// Answer incoming calls automatically (manual 3.3.15).
+    AC_PHONE_FEATURE_AUTO_ANSWER = 1,
+    /// Accept a second incoming call during a call (manual 3.3.10).
+    AC_PHONE_FEATURE_CALL_WAITING = 2,
+    /// Refuse a call with 486 Busy Here while in a call.
+    AC_PHONE_FEATURE_BUSY_ON_BUSY = 3,
+}
+
+/// Switches a feature (`feature` an `ac_phone_feature`) on or off.
+///
+/// # Safety
+/// `phone` a live handle (any thread).
+#[no_mangle]
+pub unsafe extern "C" fn ac_phone_set_feature(
+    phone: *const ac_phone,
+    feature: u32,
+    on: bool,
+) -> ac_result {
+    boundary(|| {
+        // SAFETY: the caller's contract.
+        let p = unsafe { in_ref(phone) }?;
+        let f: Box<dyn FnOnce(&mut ac_core::features::Features) + Send> = match feature {
+            0 => Box::new(move |f| f.dnd = on),
+            1 => Box::new(move |f| f.auto_answer = on),
+            2 => Box::new(move |f| f.call_waiting = on),
+            3 => Box::new(move |f| f.busy_on_busy = on),
+            _ => return Err(ac_result::AC_RESULT_INVALID_PARAMETER),
+        };
+        p.driver.update_features(f).map_err(|e| core_error(&e))
     })
 }
 
@@ -1444,6 +1566,12 @@ mod tests {
             assert_eq!(ac_phone_options_set_boot_timeout_ms(o, 1500), AC_RESULT_OK);
             assert_eq!((*o).opts.boot_timeout, Duration::from_millis(1500));
             assert_eq!(ac_phone_options_set_seed(o, 7), AC_RESULT_OK);
+            assert_eq!(
+                ac_phone_options_set_rtp_base_port(o, 40001),
+                AC_RESULT_INVALID_PARAMETER
+            );
+            assert_eq!(ac_phone_options_set_rtp_base_port(o, 40000), AC_RESULT_OK);
+            assert_eq!((*o).opts.rtp_base_port, Some(40000));
             assert_eq!(ac_phone_options_new(null_mut()), AC_RESULT_NULL_PARAMETER);
             ac_phone_options_free(o);
             ac_phone_options_free(null_mut());
@@ -1557,6 +1685,22 @@ mod tests {
                 AC_RESULT_INVALID_PARAMETER
             );
             assert_eq!(ac_phone_dial(p, null(), 0), AC_RESULT_NULL_PARAMETER);
+            assert_eq!(ac_phone_transfer(p, t, tn), AC_RESULT_INVALID_PARAMETER);
+            assert_eq!(ac_phone_transfer(p, null(), 0), AC_RESULT_NULL_PARAMETER);
+            assert_eq!(ac_phone_hold(null()), AC_RESULT_NULL_PARAMETER);
+            assert_eq!(ac_phone_answer(null()), AC_RESULT_NULL_PARAMETER);
+            assert_eq!(
+                ac_phone_set_feature(p, 99, true),
+                AC_RESULT_INVALID_PARAMETER
+            );
+            assert_eq!(
+                ac_phone_set_feature(p, ac_phone_feature::AC_PHONE_FEATURE_DND as u32, true),
+                AC_RESULT_OK
+            );
+            assert_eq!(
+                ac_phone_set_feature(null(), 0, true),
+                AC_RESULT_NULL_PARAMETER
+            );
 
             let cap = [100i16; 160];
             let mut play = [7i16; 160];

@@ -106,6 +106,11 @@ impl Staging {
 
     /// Compiles `src` with warnings as errors; returns the executable.
     pub fn compile(&self, src: &Path, name: &str) -> PathBuf {
+        self.compile_with(src, name, &[])
+    }
+
+    /// [`Staging::compile`] with extra libraries.
+    pub fn compile_with(&self, src: &Path, name: &str, libs: &[&str]) -> PathBuf {
         let exe = self.prefix.join(name);
         let mut cmd = Command::new("gcc");
         cmd.args([
@@ -121,6 +126,7 @@ impl Staging {
         .arg(&exe)
         .arg(src);
         cmd.args(self.pkg_config());
+        cmd.args(libs);
         if self.link == Link::Shared {
             cmd.arg(format!("-Wl,-rpath,{}", self.prefix.join("lib").display()));
         }
