@@ -9,6 +9,11 @@
  *   side hears the other's tone); alice sends DTMF 1 2 3 (bob's display shows them); alice
  *   holds (bob sees "remote hold") and resumes; alice blind-transfers bob to carol (carol
  *   answers automatically); bob hangs up.
+ * With --registrar IP:PORT --callee URI, two phones (alice, carol) register instead through
+ * that proxy as sip:alice@DOMAIN / sip:carol@DOMAIN (digest passwords --alice-password,
+ * --carol-password; DOMAIN from --domain, example.com by default) and alice calls URI (a phone
+ * that answers by itself and plays a 440 Hz tone, e.g. baresip), sends DTMF, holds, resumes and
+ * blind-transfers it to carol, who hangs up at the end.
  * Prints each step, and "board_demo: N passed, M failed"; exits 0 when every check holds.
  * Options: --timeout S (per step, default 30), --slow (under valgrind: tone checks printed only).
  *
@@ -173,7 +178,11 @@ static void *audio_thread(void *arg) {
   return NULL;
 }
 
-static int board_start(struct board *b, const char *name, double tone_hz, uint16_t rtp_port) {
+/* A phone and its board. `cfg_text`: the phone's .cfg; `aor`, `user`, `password`: its
+ * sign-in (user and password empty without a registrar). */
+static int board_start(struct board *b, const char *name, double tone_hz, uint16_t rtp_port,
+                       const char *cfg_text, const char *aor, const char *user,
+                       const char *password) {
   memset(b, 0, sizeof *b);
   b->name = name;
   b->tone_hz = tone_hz;
@@ -181,14 +190,13 @@ static int board_start(struct board *b, const char *name, double tone_hz, uint16
   pthread_mutex_init(&b->lock, NULL);
   atomic_init(&b->stop, 0);
 
-  struct ac_cfg *cfg = NULL; /* the factory configuration */
-  OK(ac_cfg_parse((const uint8_t *)"", 0, &cfg));
+  struct ac_cfg *cfg = NULL;
+  OK(ac_cfg_parse((const uint8_t *)cfg_text, strlen(cfg_text), &cfg));
   struct ac_phone_options *opts = NULL;
   OK(ac_phone_options_new(&opts));
   OK(ac_phone_options_set_static_address(opts, "127.0.0.1", 9));
-  char aor[64];
-  snprintf(aor, sizeof aor, "sip:%s@127.0.0.1", name);
-  OK(ac_phone_options_set_sign_in(opts, aor, strlen(aor), "", 0, "", 0));
+  OK(ac_phone_options_set_sign_in(opts, aor, strlen(aor), user, strlen(user), password,
+                                  strlen(password)));
   OK(ac_phone_options_set_display_name(opts, name, strlen(name)));
   /* Three phones on one host: each its own RTP ports (the SIP port is any free one). */
   OK(ac_phone_options_set_rtp_base_port(opts, rtp_port));
@@ -281,13 +289,8 @@ static int bob_carol_idle(struct phones *p) {
   return call_count(p->bob) == 0 && call_count(p->carol) == 0;
 }
 
-/* Goertzel: the share of the last `seconds` of what `b` heard that is at `hz`. */
-static double tone_share(struct board *b, double hz, double seconds) {
-  pthread_mutex_lock(&b->lock);
-  size_t n = (size_t)(seconds * AC_PHONE_SAMPLE_RATE);
-  if (n > b->heard_n)
-    n = b->heard_n;
-  const int16_t *x = b->heard + (b->heard_n - n);
+/* Goertzel over one window: the share of its power at `hz`. */
+static double goertzel_share(const int16_t *x, size_t n, double hz) {
   double w = 2.0 * M_PI * hz / AC_PHONE_SAMPLE_RATE, c = 2.0 * cos(w);
   double s1 = 0, s2 = 0, e = 0;
   for (size_t i = 0; i < n; i++) {
@@ -297,10 +300,27 @@ static double tone_share(struct board *b, double hz, double seconds) {
     s2 = s1;
     s1 = s0;
   }
-  pthread_mutex_unlock(&b->lock);
   if (e == 0 || n == 0)
     return 0;
   return 2.0 * (s1 * s1 + s2 * s2 - c * s1 * s2) / ((double)n * e);
+}
+
+/* How much of the last `seconds` of what `b` heard is the tone `hz`: the mean share over 50 ms
+ * windows (a jitter buffer's insertions and drops shift the phase; short windows see the tone
+ * between them). Silence counts as 0. */
+static double tone_share(struct board *b, double hz, double seconds) {
+  const size_t win = AC_PHONE_SAMPLE_RATE / 20;
+  pthread_mutex_lock(&b->lock);
+  size_t n = (size_t)(seconds * AC_PHONE_SAMPLE_RATE);
+  if (n > b->heard_n)
+    n = b->heard_n;
+  const int16_t *x = b->heard + (b->heard_n - n);
+  double sum = 0;
+  size_t windows = 0;
+  for (size_t off = 0; off + win <= n; off += win, windows++)
+    sum += goertzel_share(x + off, win, hz);
+  pthread_mutex_unlock(&b->lock);
+  return windows == 0 ? 0 : sum / (double)windows;
 }
 
 static int sip_uri(struct board *b, char *out, size_t len) {
@@ -312,22 +332,20 @@ static int sip_uri(struct board *b, char *out, size_t len) {
   return 0;
 }
 
-int main(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
-      step_timeout = atof(argv[++i]);
-    else if (strcmp(argv[i], "--slow") == 0)
-      slow = 1;
-  printf("board_demo: libac_phone %s (header %d.%d.%d)\n", ac_version(), AC_PHONE_VERSION_MAJOR,
-         AC_PHONE_VERSION_MINOR, AC_PHONE_VERSION_PATCH);
+static int registered(struct board *b) {
+  struct ac_phone_status st;
+  return ac_phone_status_get(b->phone, &st) == AC_RESULT_OK && st.registered;
+}
 
+/* Three phones on loopback, calling each other directly (no registrar). */
+static void loopback(void) {
   struct board alice, bob, carol;
   struct phones ph = {&alice, &bob, &carol};
   /* RTP ranges away from other programs' (tests run side by side): from the process id. */
   uint16_t rtp = (uint16_t)(20000 + (getpid() % 400) * 100);
-  int up = board_start(&alice, "alice", 1000.0, rtp) == 0;
-  up = board_start(&bob, "bob", 1500.0, (uint16_t)(rtp + 20)) == 0 && up;
-  up = board_start(&carol, "carol", 700.0, (uint16_t)(rtp + 40)) == 0 && up;
+  int up = board_start(&alice, "alice", 1000.0, rtp, "", "sip:alice@127.0.0.1", "", "") == 0;
+  up = board_start(&bob, "bob", 1500.0, (uint16_t)(rtp + 20), "", "sip:bob@127.0.0.1", "", "") == 0 && up;
+  up = board_start(&carol, "carol", 700.0, (uint16_t)(rtp + 40), "", "sip:carol@127.0.0.1", "", "") == 0 && up;
   CHECK(up, "three phones created");
   if (!up)
     goto out;
@@ -396,6 +414,128 @@ out:
   board_stop(&alice);
   board_stop(&bob);
   board_stop(&carol);
+}
+
+static int alice_carol_registered(struct phones *p) {
+  return registered(p->alice) && registered(p->carol);
+}
+static int alice_connected(struct phones *p) {
+  return call_phase(p->alice) == AC_CALL_PHASE_CONNECTED;
+}
+static int alice_held_only(struct phones *p) { return call_phase(p->alice) == AC_CALL_PHASE_HELD; }
+static int carol_connected(struct phones *p) {
+  return call_phase(p->carol) == AC_CALL_PHASE_CONNECTED;
+}
+static int carol_idle(struct phones *p) { return call_count(p->carol) == 0; }
+
+/* alice and carol register to `registrar` (the outbound proxy of their .cfg) as
+ * sip:alice@DOMAIN / sip:carol@DOMAIN; alice calls `callee` (a phone that answers by itself and
+ * plays a 440 Hz tone), sends DTMF 1 2 3, holds, resumes and blind-transfers it to carol, who
+ * answers automatically; carol hangs up. */
+static void registrar(const char *proxy, const char *domain, const char *alice_pw,
+                      const char *carol_pw, const char *callee) {
+  char host[64];
+  unsigned port = 0;
+  if (sscanf(proxy, "%63[^:]:%u", host, &port) != 2) {
+    CHECK(0, "--registrar IP:PORT");
+    return;
+  }
+  char cfg[512];
+  snprintf(cfg, sizeof cfg,
+           "voip/signalling/sip/sip_outbound_proxy/enabled=1\n"
+           "voip/signalling/sip/sip_outbound_proxy/addr=%s\n"
+           "voip/signalling/sip/sip_outbound_proxy/port=%u\n",
+           host, port);
+  char alice_aor[128], carol_aor[128];
+  snprintf(alice_aor, sizeof alice_aor, "sip:alice@%s", domain);
+  snprintf(carol_aor, sizeof carol_aor, "sip:carol@%s", domain);
+  struct board alice, carol;
+  struct phones ph = {&alice, NULL, &carol};
+  uint16_t rtp = (uint16_t)(20000 + (getpid() % 400) * 100);
+  int up = board_start(&alice, "alice", 1000.0, rtp, cfg, alice_aor, "alice", alice_pw) == 0;
+  up = board_start(&carol, "carol", 700.0, (uint16_t)(rtp + 40), cfg, carol_aor, "carol",
+                   carol_pw) == 0 && up;
+  CHECK(up, "two phones created");
+  if (!up)
+    goto out;
+  printf("boot and register to %s\n", proxy);
+  CHECK(wait_for(alice_carol_registered, &ph), "alice and carol registered");
+  OK(ac_phone_set_feature(carol.phone, AC_PHONE_FEATURE_AUTO_ANSWER, true));
+
+  printf("alice calls %s\n", callee);
+  OK(ac_phone_dial(alice.phone, callee, strlen(callee)));
+  CHECK(wait_for(alice_connected, &ph), "the callee answered");
+  sleep_ms(2000);
+  double tone = tone_share(&alice, 440.0, 1.0);
+  printf("  alice hears the callee's 440 Hz tone: %.0f%% of her speaker power\n", tone * 100);
+  if (!slow)
+    CHECK(tone > 0.5, "alice hears the callee");
+
+  printf("alice sends DTMF 1 2 3\n");
+  OK(ac_phone_dtmf(alice.phone, '1'));
+  sleep_ms(300);
+  OK(ac_phone_dtmf(alice.phone, '2'));
+  sleep_ms(300);
+  OK(ac_phone_dtmf(alice.phone, '3'));
+  sleep_ms(500);
+
+  printf("alice holds\n");
+  OK(ac_phone_hold(alice.phone));
+  CHECK(wait_for(alice_held_only, &ph), "call held");
+  printf("alice resumes\n");
+  OK(ac_phone_resume(alice.phone));
+  CHECK(wait_for(alice_connected, &ph), "call resumed");
+  sleep_ms(500);
+
+  printf("alice transfers the callee to %s\n", carol_aor);
+  OK(ac_phone_transfer(alice.phone, carol_aor, strlen(carol_aor)));
+  CHECK(wait_for(carol_connected, &ph), "the callee and carol connected");
+  CHECK(wait_for(alice_idle, &ph), "alice's call ended after the transfer");
+  sleep_ms(2000);
+  tone = tone_share(&carol, 440.0, 1.0);
+  printf("  carol hears the callee's 440 Hz tone: %.0f%%\n", tone * 100);
+  if (!slow)
+    CHECK(tone > 0.5, "carol hears the callee");
+
+  printf("carol hangs up\n");
+  OK(ac_phone_hangup(carol.phone));
+  CHECK(wait_for(carol_idle, &ph), "carol idle");
+
+out:
+  board_stop(&alice);
+  board_stop(&carol);
+}
+
+int main(int argc, char **argv) {
+  const char *proxy = NULL, *domain = "example.com", *alice_pw = "", *carol_pw = "",
+             *callee = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+      step_timeout = atof(argv[++i]);
+    else if (strcmp(argv[i], "--slow") == 0)
+      slow = 1;
+    else if (strcmp(argv[i], "--registrar") == 0 && i + 1 < argc)
+      proxy = argv[++i];
+    else if (strcmp(argv[i], "--domain") == 0 && i + 1 < argc)
+      domain = argv[++i];
+    else if (strcmp(argv[i], "--alice-password") == 0 && i + 1 < argc)
+      alice_pw = argv[++i];
+    else if (strcmp(argv[i], "--carol-password") == 0 && i + 1 < argc)
+      carol_pw = argv[++i];
+    else if (strcmp(argv[i], "--callee") == 0 && i + 1 < argc)
+      callee = argv[++i];
+    else {
+      fprintf(stderr, "usage: board_demo [--slow] [--timeout S] [--registrar IP:PORT --callee URI "
+                      "[--domain D] [--alice-password P] [--carol-password P]]\n");
+      return 2;
+    }
+  }
+  printf("board_demo: libac_phone %s (header %d.%d.%d)\n", ac_version(), AC_PHONE_VERSION_MAJOR,
+         AC_PHONE_VERSION_MINOR, AC_PHONE_VERSION_PATCH);
+  if (proxy != NULL && callee != NULL)
+    registrar(proxy, domain, alice_pw, carol_pw, callee);
+  else
+    loopback();
   printf("board_demo: %d passed, %d failed\n", passed, failed);
   return failed == 0 && passed > 0 ? 0 : 1;
 }
