@@ -925,8 +925,8 @@ ac_result ac_phone_options_set_seed(struct ac_phone_options *opts, uint64_t seed
 //
 // # Safety
 // `cfg`, `opts` live handles; `model` valid for `model_len` bytes; `callbacks` valid for a
-// read; the callbacks and `userdata` usable from another thread until [`ac_phone_free`]
-// returns; `out` valid for a pointer write.
+// read; the callbacks and `userdata` (which may be NULL: the library never reads it) usable
+// from another thread until [`ac_phone_free`] returns; `out` valid for a pointer write.
 ac_result ac_phone_new(const struct ac_cfg *cfg,
                        const char *model,
                        size_t model_len,

@@ -381,7 +381,8 @@ pub unsafe extern "C" fn ac_result_message(
 /// with.
 #[no_mangle]
 pub extern "C" fn ac_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    const V: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+    boundary_or(V.as_ptr().cast(), || V.as_ptr().cast())
 }
 
 #[cfg(test)]

@@ -896,8 +896,8 @@ pub unsafe extern "C" fn ac_phone_options_set_seed(
 ///
 /// # Safety
 /// `cfg`, `opts` live handles; `model` valid for `model_len` bytes; `callbacks` valid for a
-/// read; the callbacks and `userdata` usable from another thread until [`ac_phone_free`]
-/// returns; `out` valid for a pointer write.
+/// read; the callbacks and `userdata` (which may be NULL: the library never reads it) usable
+/// from another thread until [`ac_phone_free`] returns; `out` valid for a pointer write.
 #[no_mangle]
 pub unsafe extern "C" fn ac_phone_new(
     cfg: *const ac_cfg,
@@ -1462,6 +1462,75 @@ mod tests {
                 "restart",
             ]
         );
+    }
+
+    #[test]
+    fn every_phone_entry_point_refuses_null() {
+        let mut buf = [0 as c_char; 8];
+        let mut n = 0usize;
+        let t = b"x".as_ptr().cast::<c_char>();
+        let o = null_mut::<ac_phone_options>();
+        let p = null::<ac_phone>();
+        let results = unsafe {
+            [
+                ac_phone_options_set_static_address(o, t, 1),
+                ac_phone_options_set_dhcp_interface(o, t, 1),
+                ac_phone_options_set_sign_in(o, t, 1, t, 1, t, 1),
+                ac_phone_options_set_display_name(o, t, 1),
+                ac_phone_options_set_mac(o, b"123456".as_ptr(), 6),
+                ac_phone_options_set_sip_port(o, 1),
+                ac_phone_options_set_rtp_base_port(o, 2),
+                ac_phone_options_add_ca_pem(o, t.cast(), 1),
+                ac_phone_options_set_state_dir(o, t, 1),
+                ac_phone_options_set_boot_timeout_ms(o, 1),
+                ac_phone_options_set_seed(o, 1),
+                ac_phone_key(p, 1, 1),
+                ac_phone_hook(p, 1),
+                ac_phone_headset(p, true),
+                ac_phone_link(p, false),
+                ac_phone_dial(p, t, 1),
+                ac_phone_dtmf(p, b'1' as c_char),
+                ac_phone_answer(p),
+                ac_phone_hangup(p),
+                ac_phone_hold(p),
+                ac_phone_resume(p),
+                ac_phone_transfer(p, t, 1),
+                ac_phone_set_feature(p, 0, true),
+                ac_phone_audio_capture(p, [0i16; 160].as_ptr(), 160, [0i16; 160].as_mut_ptr(), 160),
+                ac_phone_status_get(p, &mut std::mem::zeroed()),
+                ac_phone_call_get(p, 0, &mut std::mem::zeroed()),
+                ac_phone_call_peer(p, 0, buf.as_mut_ptr(), 8, &mut n),
+                ac_phone_sip_address(p, buf.as_mut_ptr(), 8, &mut n),
+            ]
+        };
+        for (i, r) in results.into_iter().enumerate() {
+            assert_eq!(r, AC_RESULT_NULL_PARAMETER, "entry {i}");
+        }
+        // And NULL text arguments with a live options handle.
+        let o = options();
+        unsafe {
+            assert_eq!(
+                ac_phone_options_set_display_name(o, null(), 0),
+                AC_RESULT_NULL_PARAMETER
+            );
+            assert_eq!(
+                ac_phone_options_set_mac(o, null(), 6),
+                AC_RESULT_NULL_PARAMETER
+            );
+            assert_eq!(
+                ac_phone_options_add_ca_pem(o, null(), 0),
+                AC_RESULT_NULL_PARAMETER
+            );
+            assert_eq!(
+                ac_phone_options_set_state_dir(o, null(), 0),
+                AC_RESULT_NULL_PARAMETER
+            );
+            assert_eq!(
+                ac_phone_options_set_dhcp_interface(o, null(), 0),
+                AC_RESULT_NULL_PARAMETER
+            );
+            ac_phone_options_free(o);
+        }
     }
 
     fn options() -> *mut ac_phone_options {
