@@ -219,6 +219,4 @@ impl CallLog {
     pub fn push_dialed(&mut self, e: LogEntry) {
         push(&mut self.dialed, e)
     }
-    /// (An incoming call is logged when it ends: received if answered, missed otherwise.)
-    pub(crate) fn push_received_pending(&mut self, _id: u32) {}
 }

@@ -1119,7 +1119,6 @@ impl Phone {
             let _ = s.ring(now, call);
         }
         let id = self.new_call(call, &caller, true, CallPhase::Incoming);
-        self.log.push_received_pending(id);
         let i = self.calls.len() - 1;
         if let Some(fw) = &self.features.forward {
             if fw.mode == ForwardMode::NoAnswer {
