@@ -13,8 +13,17 @@ mod peers;
 
 use common::{passed_failed, stage, valgrind, Link};
 
+/// The two demos run one after the other: each runs real-time audio threads (and one of them
+/// valgrind, which runs a program's threads one at a time), so they should not compete.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[test]
 fn board_demo_three_phones_through_the_c_abi() {
+    let _serial = one_at_a_time();
     let st = stage(Link::Shared);
     let src = common::repo_root().join("examples/c/board_demo.c");
     let exe = st.compile_with(&src, "board_demo", &["-lpthread", "-lm"]);
@@ -42,7 +51,7 @@ fn board_demo_three_phones_through_the_c_abi() {
         assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
     }
 
-    let out = valgrind(&exe, &["--slow", "--timeout", "60"]);
+    let out = valgrind(&exe, &["--slow", "--timeout", "90"]);
     let (passed, failed) = passed_failed(&out.stdout);
     assert_eq!(failed, 0, "{}", String::from_utf8_lossy(&out.stdout));
     assert!(passed >= 13, "{}", String::from_utf8_lossy(&out.stdout));
@@ -50,6 +59,7 @@ fn board_demo_three_phones_through_the_c_abi() {
 
 #[test]
 fn board_demo_registers_to_kamailio_and_calls_baresip() {
+    let _serial = one_at_a_time();
     let k = peers::Kamailio::start();
     let bob = peers::Baresip::start(&k, "bob");
     let st = stage(Link::Shared);
