@@ -18,6 +18,8 @@ pub mod firmware;
 pub mod l2;
 pub mod lldp;
 pub mod sipnotify;
+pub mod sntp;
 pub mod tftp;
+pub mod tz;
 pub mod url;
 pub mod vlan;

@@ -70,3 +70,48 @@ proptest! {
         }
     }
 }
+
+mod time {
+    use ac_prov::sntp::{Packet, Timestamp};
+    use ac_prov::tz;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn ntp_roundtrip(b in proptest::collection::vec(any::<u8>(), 48..120)) {
+            let p = Packet::parse(&b).expect("48+ bytes parse");
+            prop_assert_eq!(&p.emit()[..], &b[..48]);
+            prop_assert_eq!(Packet::parse(&p.emit()).expect("re-parse"), p);
+        }
+
+        #[test]
+        fn ntp_short_rejected(b in proptest::collection::vec(any::<u8>(), 0..48)) {
+            prop_assert!(Packet::parse(&b).is_err());
+        }
+
+        #[test]
+        fn timestamp_unix_roundtrip(n in -61_505_152_000_000_000i128..4_233_446_847_000_000_000i128) {
+            // 1968-01-20 .. 2104-02-26: the two-era window of RFC 4330 3.
+            let t = Timestamp::from_unix_nanos(n);
+            prop_assert!((t.to_unix_nanos() - n).abs() <= 1);
+        }
+
+        #[test]
+        fn civil_roundtrip(days in -1_000_000i64..1_000_000) {
+            let (y, m, d) = tz::civil_from_days(days);
+            prop_assert_eq!(tz::days_from_civil(y, m, d), days);
+        }
+
+        #[test]
+        fn gmt_offset_roundtrip(min in -720i32..=840) {
+            prop_assert_eq!(tz::parse_gmt_offset(&tz::format_gmt_offset(min)), Ok(min));
+        }
+
+        #[test]
+        fn gmt_offset_arbitrary(s in ".{0,8}") {
+            if let Ok(m) = tz::parse_gmt_offset(&s) {
+                prop_assert_eq!(tz::parse_gmt_offset(&tz::format_gmt_offset(m)), Ok(m));
+            }
+        }
+    }
+}

@@ -38,3 +38,64 @@ pub fn run_vlan(
         }
     }
 }
+
+/// Resolves `(host, port)` pairs (addresses or names, through the system resolver) to the
+/// socket addresses the SNTP client asks, IPv4 first, in the given order; names that do not
+/// resolve are skipped.
+pub fn resolve_servers(list: &[(String, u16)]) -> Vec<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let mut out = Vec::new();
+    for (host, port) in list {
+        if let Ok(it) = (host.as_str(), *port).to_socket_addrs() {
+            let mut v: Vec<_> = it.collect();
+            v.sort_by_key(|a| !a.is_ipv4());
+            if let Some(a) = v.first() {
+                out.push(*a);
+            }
+        }
+    }
+    out
+}
+
+/// Runs the SNTP client on `sock` (unconnected UDP) until `on_event` returns true or
+/// `deadline` passes (`Ok(false)`).
+pub fn run_sntp(
+    sock: &std::net::UdpSocket,
+    client: &mut crate::sntp::SntpClient,
+    deadline: Instant,
+    mut on_event: impl FnMut(&crate::sntp::NtpEvent) -> bool,
+) -> io::Result<bool> {
+    let mut buf = vec![0u8; crate::sntp::MAX_LEN + 1];
+    loop {
+        let now = Instant::now();
+        client.handle_timeout(now);
+        while let Some((to, p)) = client.poll_transmit() {
+            // An unreachable server is the client's timeout to handle, not an I/O failure.
+            let _ = sock.send_to(&p, to);
+        }
+        while let Some(ev) = client.poll_event() {
+            if on_event(&ev) {
+                return Ok(true);
+            }
+        }
+        if now >= deadline {
+            return Ok(false);
+        }
+        let wake = client.poll_timeout().unwrap_or(deadline).min(deadline);
+        sock.set_read_timeout(Some(
+            wake.saturating_duration_since(now)
+                .max(std::time::Duration::from_millis(1)),
+        ))?;
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) => client.handle_input(Instant::now(), from, &buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::ConnectionRefused
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
