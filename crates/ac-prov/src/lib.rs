@@ -19,6 +19,7 @@ pub mod l2;
 pub mod lldp;
 pub mod sipnotify;
 pub mod sntp;
+pub mod syslog;
 pub mod tftp;
 pub mod tz;
 pub mod url;

@@ -115,3 +115,65 @@ mod time {
         }
     }
 }
+
+mod syslog {
+    use ac_prov::syslog::{Message, Severity};
+    use proptest::prelude::*;
+
+    fn field() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of("[!-~&&[^-]][!-~]{0,20}")
+    }
+
+    fn message() -> impl Strategy<Value = Message> {
+        (
+            0u8..24,
+            0u8..8,
+            proptest::option::of(-61_505_152_000_000i128..4_102_444_800_000_000i128),
+            (field(), field(), field(), field()),
+            proptest::collection::vec(
+                (
+                    "[a-zA-Z0-9@.]{1,32}",
+                    proptest::collection::vec(("[a-zA-Z0-9]{1,32}", "\\PC{0,12}"), 0..3),
+                ),
+                0..3,
+            ),
+            "\\PC{0,40}",
+        )
+            .prop_map(
+                |(facility, sev, ts, (hostname, app_name, procid, msgid), sd, msg)| Message {
+                    facility,
+                    severity: Severity::from_code(sev).expect("0..8"),
+                    // Microsecond precision on the wire.
+                    timestamp: ts.map(|t| t * 1000),
+                    hostname,
+                    app_name,
+                    procid,
+                    msgid,
+                    sd,
+                    msg,
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn rfc5424_roundtrip(m in message()) {
+            let wire = m.to_rfc5424();
+            prop_assert_eq!(Message::parse_rfc5424(&wire).expect("parses"), m);
+        }
+
+        #[test]
+        fn rfc5424_arbitrary(b in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Ok(m) = Message::parse_rfc5424(&b) {
+                prop_assert_eq!(Message::parse_rfc5424(&m.to_rfc5424()).expect("re-parse"), m);
+            }
+        }
+
+        #[test]
+        fn rfc5424_arbitrary_text(s in "<[0-9]{1,3}>1 [-0-9TZ:.]{1,27} [!-~]{1,5} - - - (-|\\[a( b=\"[^\"]{0,4}\")*\\])( .{0,10})?") {
+            if let Ok(m) = Message::parse_rfc5424(s.as_bytes()) {
+                prop_assert_eq!(Message::parse_rfc5424(&m.to_rfc5424()).expect("re-parse"), m);
+            }
+        }
+    }
+}

@@ -99,3 +99,43 @@ pub fn run_sntp(
         }
     }
 }
+
+/// Sends syslog datagrams (RFC 5426: one message per UDP datagram) to
+/// `system/syslog/server_address:server_port`.
+#[derive(Debug)]
+pub struct SyslogSender {
+    sock: std::net::UdpSocket,
+    dest: std::net::SocketAddr,
+}
+
+impl SyslogSender {
+    /// `None` when no server is configured (`0.0.0.0`, empty) or the name does not resolve.
+    pub fn new(settings: &crate::syslog::SyslogSettings) -> io::Result<Option<SyslogSender>> {
+        let host = settings.server.trim();
+        if host.is_empty() || host == "0.0.0.0" || settings.port == 0 {
+            return Ok(None);
+        }
+        let Some(dest) = resolve_servers(&[(host.to_string(), settings.port)])
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        let bind: std::net::SocketAddr = if dest.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        Ok(Some(SyslogSender {
+            sock: std::net::UdpSocket::bind(bind)?,
+            dest,
+        }))
+    }
+
+    pub fn send(&self, out: &crate::syslog::Output) -> io::Result<()> {
+        if let Some(d) = &out.network {
+            self.sock.send_to(d, self.dest)?;
+        }
+        Ok(())
+    }
+}
