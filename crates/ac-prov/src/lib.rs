@@ -13,6 +13,7 @@ pub mod cdp;
 pub mod dhcp;
 #[cfg(feature = "driver")]
 pub mod driver;
+pub mod eapol;
 pub mod engine;
 pub mod firmware;
 pub mod l2;

@@ -177,3 +177,65 @@ mod syslog {
         }
     }
 }
+
+mod eap {
+    use ac_prov::eapol::{Eap, EapView, EapolView, Md5Value, TlsPayload, TLS_L};
+    use proptest::prelude::*;
+
+    fn eap() -> impl Strategy<Value = Eap> {
+        prop_oneof![
+            (
+                1u8..=2,
+                any::<u8>(),
+                any::<u8>(),
+                proptest::collection::vec(any::<u8>(), 0..300)
+            )
+                .prop_map(|(code, id, t, data)| Eap {
+                    code,
+                    id,
+                    typ: Some(t),
+                    data
+                }),
+            (3u8..=4, any::<u8>()).prop_map(|(code, id)| Eap {
+                code,
+                id,
+                typ: None,
+                data: vec![]
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn eap_roundtrip(e in eap(), pad in proptest::collection::vec(any::<u8>(), 0..20)) {
+            let mut wire = e.emit();
+            wire.extend_from_slice(&pad);
+            prop_assert_eq!(EapView::parse(&wire).expect("parses").to_owned(), e);
+        }
+
+        #[test]
+        fn eap_arbitrary(b in proptest::collection::vec(any::<u8>(), 0..64)) {
+            if let Ok(v) = EapView::parse(&b) {
+                let o = v.to_owned();
+                prop_assert_eq!(EapView::parse(&o.emit()).expect("re-parse").to_owned(), o);
+            }
+            if let Ok(v) = EapolView::parse(&b) {
+                let w = ac_prov::eapol::eapol(v.ptype, v.body);
+                let r = EapolView::parse(&w).expect("re-parse");
+                prop_assert_eq!((r.ptype, r.body), (v.ptype, v.body));
+            }
+        }
+
+        #[test]
+        fn tls_payload_roundtrip(flags in any::<u8>(), total in any::<u32>(), data in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let p = TlsPayload { flags, total: (flags & TLS_L != 0).then_some(total), data };
+            prop_assert_eq!(TlsPayload::parse(&p.emit()).expect("parses"), p);
+        }
+
+        #[test]
+        fn md5_value_roundtrip(value in proptest::collection::vec(any::<u8>(), 1..=255), name in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let v = Md5Value { value, name };
+            prop_assert_eq!(Md5Value::parse(&v.emit()).expect("parses"), v);
+        }
+    }
+}

@@ -139,3 +139,82 @@ impl SyslogSender {
         Ok(())
     }
 }
+
+/// The rustls configuration of EAP-TLS (RFC 5216: TLS 1.2): root CAs (PEM) that must sign
+/// the authenticator's certificate, and the client certificate chain and key (PEM) of
+/// `security/ieee802_1x_certificate_uri` / `_private_key_uri`.
+pub fn eap_tls_config(
+    roots_pem: &[Vec<u8>],
+    cert_pem: &[u8],
+    key_pem: &[u8],
+) -> Result<std::sync::Arc<rustls::ClientConfig>, super::DriverError> {
+    use super::DriverError;
+    use rustls::pki_types::CertificateDer;
+    use std::sync::Arc;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for r in roots_pem {
+        for c in rustls_pemfile::certs(&mut &r[..]) {
+            let c = c.map_err(|e| DriverError::Tls(format!("CA certificate: {e}")))?;
+            roots
+                .add(c)
+                .map_err(|e| DriverError::Tls(format!("CA certificate: {e}")))?;
+        }
+    }
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| DriverError::Tls(format!("roots: {e}")))?;
+    let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut &cert_pem[..])
+        .collect::<Result<_, _>>()
+        .map_err(|e| DriverError::Tls(format!("client certificate: {e}")))?;
+    if chain.is_empty() {
+        return Err(DriverError::Tls(
+            "client certificate: no certificate in PEM".into(),
+        ));
+    }
+    let key = rustls_pemfile::private_key(&mut &key_pem[..])
+        .map_err(|e| DriverError::Tls(format!("client key: {e}")))?
+        .ok_or_else(|| DriverError::Tls("client key: no private key in PEM".into()))?;
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .map_err(|e| DriverError::Tls(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(crate::eapol::EapServerVerifier(webpki)))
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| DriverError::Tls(format!("client certificate: {e}")))?;
+    Ok(Arc::new(cfg))
+}
+
+/// Runs the 802.1X supplicant on `sock` (opened for EtherType 0x888E) until `on_event`
+/// returns true or `deadline` passes (`Ok(false)`).
+pub fn run_eapol(
+    sock: &RawSocket,
+    sup: &mut crate::eapol::Supplicant,
+    deadline: Instant,
+    mut on_event: impl FnMut(&crate::eapol::EapolEvent) -> bool,
+) -> io::Result<bool> {
+    let _ = sock.join(crate::eapol::PAE_GROUP);
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let now = Instant::now();
+        sup.handle_timeout(now);
+        while let Some(f) = sup.poll_transmit() {
+            sock.send(&f)?;
+        }
+        while let Some(ev) = sup.poll_event() {
+            if on_event(&ev) {
+                return Ok(true);
+            }
+        }
+        if now >= deadline {
+            return Ok(false);
+        }
+        let wake = sup.poll_timeout().unwrap_or(deadline).min(deadline);
+        if let Some(n) = sock.recv(&mut buf, wake.saturating_duration_since(now))? {
+            sup.handle_frame(Instant::now(), &buf[..n]);
+        }
+    }
+}
