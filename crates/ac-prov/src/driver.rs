@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+pub mod ldap;
 pub mod net;
 pub mod raw;
 

@@ -239,3 +239,97 @@ mod eap {
         }
     }
 }
+
+mod ldap {
+    use ac_prov::ldap::{expand_template, format_display, Filter};
+    use ac_prov::t9;
+    use proptest::prelude::*;
+
+    fn attr() -> impl Strategy<Value = String> {
+        "[a-zA-Z][a-zA-Z0-9-]{0,8}"
+    }
+
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(any::<u8>().prop_filter("no NUL", |b| *b != 0), 0..8)
+    }
+
+    fn filter() -> impl Strategy<Value = Filter> {
+        let leaf = prop_oneof![
+            (attr(), value()).prop_map(|(a, v)| Filter::Equality(a, v)),
+            (attr(), value()).prop_map(|(a, v)| Filter::Approx(a, v)),
+            (attr(), value()).prop_map(|(a, v)| Filter::GreaterOrEqual(a, v)),
+            (attr(), value()).prop_map(|(a, v)| Filter::LessOrEqual(a, v)),
+            attr().prop_map(Filter::Present),
+            (
+                attr(),
+                proptest::option::of(value().prop_filter("non-empty", |v| !v.is_empty())),
+                proptest::collection::vec(
+                    value().prop_filter("non-empty", |v| !v.is_empty()),
+                    0..3
+                ),
+                proptest::option::of(value().prop_filter("non-empty", |v| !v.is_empty())),
+            )
+                .prop_filter("not a presence filter", |(_, i, a, l)| {
+                    i.is_some() || !a.is_empty() || l.is_some()
+                })
+                .prop_map(|(attr, initial, any, last)| Filter::Substrings {
+                    attr,
+                    initial,
+                    any,
+                    last
+                }),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 1..4).prop_map(Filter::And),
+                proptest::collection::vec(inner.clone(), 1..4).prop_map(Filter::Or),
+                inner.prop_map(|f| Filter::Not(Box::new(f))),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn filter_roundtrip(f in filter()) {
+            prop_assert_eq!(Filter::parse(&f.emit()).expect("emitted filter parses"), f);
+        }
+
+        #[test]
+        fn filter_arbitrary(s in "[()&|!=*~<>a-c\\\\0-9 ]{0,30}") {
+            if let Ok(f) = Filter::parse(&s) {
+                prop_assert_eq!(Filter::parse(&f.emit()).expect("re-parse"), f);
+            }
+        }
+
+        #[test]
+        fn template_input_cannot_escape_the_filter(input in "\\PC{0,12}") {
+            // Whatever is typed, the expanded filter keeps the template's structure: an
+            // equality/substring on sn and cn, nothing else.
+            let f = expand_template("(|(cn=%)(sn=%))", &input, true).expect("always valid");
+            match Filter::parse(&f).expect("parses") {
+                Filter::Or(v) => {
+                    prop_assert_eq!(v.len(), 2);
+                    for x in v {
+                        let ok = matches!(&x, Filter::Substrings { attr, any, last: None, .. } if (attr == "cn" || attr == "sn") && any.is_empty())
+                            || matches!(&x, Filter::Present(a) if input.is_empty() && (a == "cn" || a == "sn"));
+                        prop_assert!(ok, "{:?}", x);
+                    }
+                }
+                other => prop_assert!(false, "{:?}", other),
+            }
+        }
+
+        #[test]
+        fn display_never_panics(fmt in "\\PC{0,20}", v in "\\PC{0,8}") {
+            let out = format_display(&fmt, |_| Some(v.as_str()));
+            prop_assert!(out.len() <= fmt.len() * (v.len() + 1) + 1);
+        }
+
+        #[test]
+        fn t9_own_keys_match(name in "[a-zA-Z]{1,10}( [a-zA-Z]{1,10})?") {
+            let first = name.split(' ').next().unwrap_or("");
+            let k: String = t9::keys(first).iter().map(|d| char::from(b'0' + d)).collect();
+            prop_assert!(t9::name_matches(&name, &t9::parse_keys(&k)));
+        }
+    }
+}
