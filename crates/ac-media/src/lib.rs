@@ -1,5 +1,39 @@
 //! `ac-media`: RTP/RTCP/SRTP, codecs, jitter buffer, PLC and voice DSP.
 //!
-//! This crate is a placeholder in the workspace layout of the design card; it has no
-//! functionality yet. See the crate README for the issue that fills it in.
+//! Sans-IO throughout: every module takes bytes or samples and returns bytes or samples; none
+//! opens a socket, spawns a thread or reads a clock.
+//!
+//! - [`rtp`]: RTP fixed header, CSRCs, header extension and padding (RFC 3550 5.1, 5.3.1):
+//!   a checked view ([`rtp::RtpView`]) and an owned packet with parse/emit.
+//! - [`rtcp`]: RTCP compound packets (RFC 3550 6.4-6.6: SR, RR, SDES, BYE, APP) and extended
+//!   reports (RFC 3611: RLE, receipt times, RRT, DLRR, statistics summary, VoIP metrics).
+//! - [`g711`]: G.711 A-law and µ-law, bit-exact with the ITU-T G.191 STL.
+//! - [`g722`]: G.722 64 kbit/s encoder and decoder (modes 1-3), bit-exact with the ITU-T
+//!   G.191 STL test vectors.
+//! - [`cng`]: VAD, DTX and comfort noise (RFC 3389 CN payload).
+//! - [`dtmf`]: RFC 4733 telephone-events (send/receive), in-band DTMF generation, Goertzel
+//!   detection and pause-dialing schedules.
+//! - [`jitter`]: adaptive jitter buffer (delay target from a quantile of relative delays).
+//! - [`plc`]: packet loss concealment after G.711 Appendix I, 8 and 16 kHz.
+//! - [`xr`]: RTCP-XR VoIP metrics: burst/gap with Gmin 16, G.107 E-model (R, MOS-LQ/CQ),
+//!   the vq_statistics mode reporter (every 5 s).
+//! - [`session`]: the sans-IO media session tying the above together, RTP port range and
+//!   DSCP from `voip/media/media_tos`.
+//! - [`srtp`]: SRTP/SRTCP (RFC 3711) with SDES keys (RFC 4568) over the webrtc-rs
+//!   `rtc-srtp` crate; interoperates with libsrtp2.
 #![forbid(unsafe_code)]
+
+pub mod cng;
+pub mod dtmf;
+pub mod error;
+pub mod g711;
+pub mod g722;
+pub mod jitter;
+pub mod plc;
+pub mod rtcp;
+pub mod rtp;
+pub mod session;
+pub mod srtp;
+pub mod xr;
+
+pub use error::PacketError;

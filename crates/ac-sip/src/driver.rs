@@ -36,6 +36,11 @@ pub enum Incoming {
         source: SocketAddr,
         data: Vec<u8>,
     },
+    /// A keep-alive pong (a single CRLF, RFC 5626 3.5.1) arrived on a stream connection.
+    Pong {
+        transport: Transport,
+        peer: SocketAddr,
+    },
     /// A stream connection ended (or failed to open): its transactions fail (17.1.4).
     Closed {
         transport: Transport,
@@ -176,6 +181,23 @@ const POLL: Duration = Duration::from_millis(5);
 /// Largest message a stream connection buffers before giving up on it.
 const MAX_STREAM_BUF: usize = 2 << 20;
 
+fn write_stream(
+    stream: &mut TcpStream,
+    tls: Option<&mut rustls::Connection>,
+    data: &[u8],
+) -> io::Result<()> {
+    match tls {
+        Some(t) => {
+            t.writer().write_all(data)?;
+            while t.wants_write() {
+                t.write_tls(stream)?;
+            }
+            Ok(())
+        }
+        None => stream.write_all(data),
+    }
+}
+
 fn conn_thread(
     mut stream: TcpStream,
     mut tls: Option<rustls::Connection>,
@@ -195,15 +217,7 @@ fn conn_thread(
         }
         // Outgoing.
         while let Ok(data) = out.try_recv() {
-            match tls.as_mut() {
-                Some(t) => {
-                    t.writer().write_all(&data)?;
-                    while t.wants_write() {
-                        t.write_tls(&mut stream)?;
-                    }
-                }
-                None => stream.write_all(&data)?,
-            }
+            write_stream(&mut stream, tls.as_mut(), &data)?;
         }
         // Incoming.
         let n = match tls.as_mut() {
@@ -264,6 +278,21 @@ fn conn_thread(
             continue;
         }
         loop {
+            // CRLFs where a message may start are keep-alives (RFC 5626 3.5.1): a double
+            // CRLF is a ping, answered with a single CRLF; a single CRLF is the pong to ours.
+            let k = buf
+                .iter()
+                .take_while(|&&c| c == b'\r' || c == b'\n')
+                .count();
+            if k > 0 {
+                let crlfs = buf[..k].windows(2).filter(|w| w == b"\r\n").count();
+                if crlfs >= 2 {
+                    write_stream(&mut stream, tls.as_mut(), crate::keepalive::PONG)?;
+                } else if crlfs == 1 {
+                    let _ = to_owner.send(Incoming::Pong { transport, peer });
+                }
+                buf.drain(..k);
+            }
             match frame(&buf) {
                 Ok(Some(len)) => {
                     let msg: Vec<u8> = buf.drain(..len).collect();
@@ -277,13 +306,7 @@ fn conn_thread(
                         data: msg[start..].to_vec(),
                     });
                 }
-                Ok(None) => {
-                    // Only keep-alive CRLFs so far: drop them (RFC 5626 3.5.1 pings).
-                    if !buf.is_empty() && buf.iter().all(|&c| c == b'\r' || c == b'\n') {
-                        buf.clear();
-                    }
-                    break;
-                }
+                Ok(None) => break,
                 Err(_) => {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,

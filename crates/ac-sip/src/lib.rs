@@ -12,16 +12,32 @@
 //! * [`resolve`]: RFC 3263 server location (NAPTR, SRV with RFC 2782 order, A) and the
 //!   Skype for Business discovery order, sans-IO.
 //! * [`auth`]: Digest authentication (RFC 2617, RFC 7616 / RFC 8760 SHA-256).
+//! * [`sdp`]: SDP (RFC 4566) checked view, typed model, canonical emit.
+//! * [`offer_answer`]: the RFC 3264 offer/answer engine (codec list of manual 3.3.14.2).
+//! * [`dialog`]: dialogs (RFC 3261 12): creation, in-dialog requests, route sets.
+//! * [`call`]: INVITE sessions UAC/UAS (PRACK, CANCEL, re-INVITE/UPDATE, hold, session
+//!   timers, glare, forking), sans-IO.
+//! * [`subscribe`]: the RFC 6665 subscriber (MWI, dialog package), sans-IO.
+//! * [`mwi`]: RFC 3842 message-summary bodies.
+//! * [`sipe`]: the Skype for Business extensions (NTLM, [MS-SIPAE] security associations).
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod call;
+pub mod dialog;
 #[cfg(feature = "driver")]
 pub mod driver;
 pub mod error;
+pub mod keepalive;
 pub(crate) mod lex;
 pub mod msg;
+pub mod mwi;
+pub mod offer_answer;
 pub mod register;
 pub mod resolve;
+pub mod sdp;
+pub mod sipe;
+pub mod subscribe;
 pub mod transaction;
 pub mod uas;
 pub mod uri;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::msg::{response_to, HeaderName, Message, MessageBuf, Method, StartLine, MAGIC_COOKIE};
 
 /// A SIP transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transport {
     Udp,
     Tcp,
@@ -338,11 +338,15 @@ fn server_key(msg: &Message<'_>) -> Option<ServerKey> {
         method.as_str().to_string()
     };
     match via.branch() {
-        Some(b) if b.starts_with(MAGIC_COOKIE) => Some(ServerKey::Rfc3261 {
-            branch: b.into_owned(),
-            sent_by: via.sent_by().to_ascii_lowercase(),
-            method,
-        }),
+        // RFC 4475 3.2.1: the cookie with no identifier after it is no RFC 3261 branch; such
+        // a request falls back to RFC 2543 matching (else every one would be a retransmission).
+        Some(b) if b.starts_with(MAGIC_COOKIE) && b.len() > MAGIC_COOKIE.len() => {
+            Some(ServerKey::Rfc3261 {
+                branch: b.into_owned(),
+                sent_by: via.sent_by().to_ascii_lowercase(),
+                method,
+            })
+        }
         _ => {
             // RFC 3261 17.2.3 for RFC 2543 requests: Request-URI, To tag, From tag, Call-ID,
             // CSeq number and top Via (the INVITE's To tag is absent; its ACK's is ignored).
@@ -536,6 +540,14 @@ impl Transactions {
         let m = match Message::parse(data) {
             Ok(m) => m,
             Err(e) => {
+                // RFC 3261 18.3 / RFC 4475 3.1.2: a malformed request still gets a 400 when its
+                // Via and CSeq can be read (sent where its Via says, else to the source).
+                if let Some(r) = crate::uas::bad_request(data, &e.to_string()) {
+                    let dest = Message::parse(&r)
+                        .map(|r| reply_address(&r, source, transport))
+                        .unwrap_or(source);
+                    self.send(transport, dest, r);
+                }
                 self.events.push_back(TxEvent::Dropped {
                     source,
                     reason: e.to_string(),
@@ -561,7 +573,8 @@ impl Transactions {
     ) {
         // RFC 3261 8.2 / 16.3: refuse malformed requests with 400 when a Via allows it.
         if let Err(e) = m.check_mandatory() {
-            if m.method() != Some(Method::Ack) && m.top_via().is_ok() {
+            // A Via we cannot read (RFC 4475 3.1.2.1) still names a sender: the source address.
+            if m.method() != Some(Method::Ack) && m.first(HeaderName::Via).is_some() {
                 let mut r = response_to(m, 400, None);
                 r.start = format!("SIP/2.0 400 {}", e.to_string().replace(['\r', '\n'], " "));
                 let dest = reply_address(m, source, transport);
@@ -723,6 +736,15 @@ impl Transactions {
 
     fn handle_response(&mut self, now: Instant, source: SocketAddr, m: &Message<'_>, data: &[u8]) {
         let code = m.status().unwrap_or(0);
+        // RFC 3261 8.1.3.3: a response with more than one Via value SHOULD be discarded (RFC
+        // 4475 3.3.10: a second Via naming 255.255.255.255).
+        if !matches!(m.vias(), Ok(v) if v.len() == 1) {
+            self.events.push_back(TxEvent::Dropped {
+                source,
+                reason: "response without exactly one Via".into(),
+            });
+            return;
+        }
         // RFC 3261 17.1.3: top Via branch and CSeq method.
         let key = match (m.top_via().ok().and_then(|v| v.branch()), m.cseq()) {
             (Some(b), Ok(c)) => (b.into_owned(), c.method.as_str().to_string()),

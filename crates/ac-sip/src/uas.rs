@@ -129,7 +129,87 @@ pub fn precheck(m: &Message<'_>, policy: &UasPolicy, to_tag: &str) -> Option<Mes
             return Some(r);
         }
     }
+    // RFC 3261 8.2.3 / 21.4.7: an INVITE whose Accept rules out SDP cannot get the answer it
+    // asks for: 406 (RFC 4475 3.3.15).
+    if *method == Method::Invite && m.first(HeaderName::Accept).is_some() {
+        let sdp_ok = m.values(HeaderName::Accept).iter().any(|range| {
+            let base = range.split(';').next().unwrap_or("").trim();
+            base == "*/*"
+                || base.eq_ignore_ascii_case("application/*")
+                || base.eq_ignore_ascii_case("application/sdp")
+        });
+        if !sdp_ok {
+            return Some(reply(406));
+        }
+    }
     None
+}
+
+/// Longest header section [`bad_request`] reads.
+const SALVAGE_MAX: usize = 16 * 1024;
+
+/// A 400 for a request too malformed for [`Message::parse`] (RFC 3261 18.3: a request whose
+/// body is shorter than its Content-Length "SHOULD" get 400; RFC 4475 3.1.2 asks for 400 for
+/// each malformed request). The answer copies, as received, what the client needs to match it
+/// (RFC 3261 8.2.6.2 / 17.1.3): every Via, CSeq, and From, To and Call-ID when present.
+/// `None` when no answer can be addressed: a response, an ACK (never answered), no Via or no
+/// single CSeq line, or a header section that is not UTF-8.
+pub fn bad_request(raw: &[u8], reason: &str) -> Option<Vec<u8>> {
+    if raw.starts_with(b"SIP/") {
+        return None;
+    }
+    let end = raw
+        .windows(4)
+        .take(SALVAGE_MAX)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len().min(SALVAGE_MAX));
+    let head = std::str::from_utf8(&raw[..end]).ok()?;
+    let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let start = lines.next()?;
+    if start.split(' ').next()?.eq_ignore_ascii_case("ACK") {
+        return None;
+    }
+    // Unfold (RFC 3261 7.3.1) and keep the fields a response copies.
+    let mut fields: Vec<(HeaderName<'static>, String)> = Vec::new();
+    let mut last_kept = false;
+    for l in lines {
+        if l.starts_with([' ', '\t']) {
+            if last_kept {
+                if let Some((_, v)) = fields.last_mut() {
+                    v.push(' ');
+                    v.push_str(l.trim());
+                }
+            }
+            continue;
+        }
+        let Some((n, v)) = l.split_once(':') else {
+            last_kept = false;
+            continue;
+        };
+        let kind = match HeaderName::parse(n.trim_end_matches([' ', '\t'])) {
+            HeaderName::Via => HeaderName::Via,
+            HeaderName::CSeq => HeaderName::CSeq,
+            HeaderName::From => HeaderName::From,
+            HeaderName::To => HeaderName::To,
+            HeaderName::CallId => HeaderName::CallId,
+            _ => {
+                last_kept = false;
+                continue;
+            }
+        };
+        fields.push((kind, v.trim().to_string()));
+        last_kept = true;
+    }
+    let count = |k: HeaderName<'static>| fields.iter().filter(|(n, _)| *n == k).count();
+    if count(HeaderName::Via) == 0 || count(HeaderName::CSeq) != 1 {
+        return None;
+    }
+    let reason = reason.replace(|c: char| c.is_control(), " ");
+    let mut r = MessageBuf::response(400, Some(&reason));
+    for (k, v) in fields {
+        r.push(k, v);
+    }
+    Some(r.to_bytes())
 }
 
 #[cfg(test)]
@@ -146,6 +226,37 @@ mod tests {
             let b = r.to_bytes();
             Message::parse(&b).unwrap().status().unwrap()
         })
+    }
+
+    #[test]
+    fn bad_request_salvages_what_a_client_matches_on() {
+        let raw = b"INVITE <sip:a@b> SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1\r\n ;rport\r\nf: <sip:a@b>;tag=1\r\nX: y\r\nt: <sip:c@d>\r\ni: x\r\nCSeq: 1 INVITE\r\nl: 99\r\n\r\nv=0";
+        let r = bad_request(raw, "bad\r\nstart line").unwrap();
+        let m = Message::parse(&r).unwrap();
+        assert_eq!(m.status(), Some(400));
+        assert_eq!(
+            m.first(HeaderName::Via),
+            Some("SIP/2.0/UDP h;branch=z9hG4bK1 ;rport")
+        );
+        assert_eq!(m.first(HeaderName::CSeq), Some("1 INVITE"));
+        assert_eq!(m.first(HeaderName::CallId), Some("x"));
+        assert!(m.first(HeaderName::parse("X")).is_none());
+        assert!(!String::from_utf8_lossy(&r).contains("bad\r\n"));
+        // Nothing to address or nothing to answer: no response.
+        assert!(bad_request(
+            b"ACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nCSeq: 1 ACK\r\n\r\n",
+            "x"
+        )
+        .is_none());
+        assert!(bad_request(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\nCSeq: 1 X\r\n\r\n",
+            "x"
+        )
+        .is_none());
+        assert!(bad_request(b"OPTIONS sip:a@b SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n", "x").is_none());
+        assert!(bad_request(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nCSeq: 1 OPTIONS\r\nCSeq: 2 OPTIONS\r\n\r\n", "x").is_none());
+        assert!(bad_request(b"", "x").is_none());
+        assert!(bad_request(b"\xff\xfe", "x").is_none());
     }
 
     #[test]
@@ -187,6 +298,40 @@ mod tests {
                 "INVITE sip:c@d SIP/2.0",
                 "Content-Type: application/sdp\r\n",
                 "v=0"
+            )),
+            None
+        );
+        // 406: an INVITE whose Accept leaves out SDP (RFC 4475 3.3.15); wildcards are fine.
+        let sdp = "Content-Type: application/sdp\r\n";
+        assert_eq!(
+            code(&req(
+                "INVITE sip:c@d SIP/2.0",
+                &format!("Accept: text/nobodyKnowsThis\r\n{sdp}"),
+                "v=0"
+            )),
+            Some(406)
+        );
+        for ok in [
+            "application/sdp;level=1",
+            "application/*",
+            "*/*",
+            "text/plain, application/SDP",
+        ] {
+            assert_eq!(
+                code(&req(
+                    "INVITE sip:c@d SIP/2.0",
+                    &format!("Accept: {ok}\r\n{sdp}"),
+                    "v=0"
+                )),
+                None,
+                "{ok}"
+            );
+        }
+        assert_eq!(
+            code(&req(
+                "OPTIONS sip:c@d SIP/2.0",
+                "Accept: text/nobodyKnowsThis\r\n",
+                ""
             )),
             None
         );

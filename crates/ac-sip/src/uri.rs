@@ -222,11 +222,12 @@ impl<'a> SipUri<'a> {
         self.user.map(unescape)
     }
 
-    /// A URI parameter by name (case-insensitive), `Some(None)` for a flag.
+    /// A URI parameter by name (case-insensitive; an escaped name matches its decoded form,
+    /// RFC 3261 19.1.4 / RFC 4475 3.1.1.3), `Some(None)` for a flag. The value is as written.
     pub fn param(&self, name: &str) -> Option<Option<&'a str>> {
         self.params
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .find(|(n, _)| unescape(n).eq_ignore_ascii_case(name))
             .map(|(_, v)| *v)
     }
 

@@ -6,6 +6,7 @@ mod common;
 
 use std::fs;
 use std::net::{TcpListener, UdpSocket};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -120,6 +121,11 @@ struct Kamailio {
 
 impl Drop for Kamailio {
     fn drop(&mut self) {
+        // kamailio forks its workers: stop the whole process group (it has its own), so no
+        // worker outlives the test.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -196,6 +202,7 @@ request_route {{
     fs::write(d.join("k.cfg"), cfg).unwrap();
     let log = fs::File::create(d.join("kamailio.log")).unwrap();
     let child = Command::new("kamailio")
+        .process_group(0)
         .args(["-f", "k.cfg", "-DD", "-E", "-Y"])
         .arg(d)
         .current_dir(d)
@@ -448,4 +455,140 @@ fn registrar_found_by_dns_srv_with_failover_past_a_dead_server() {
         log.contains("REGISTERED sip:alice@example.com via tcp "),
         "{log}"
     );
+}
+
+/// RFC 5626 3.5.1 keep-alives on the registration flow: kamailio answers our double-CRLF
+/// pings with a single CRLF over TCP and TLS (its `tcp_crlf_ping` default), and every ping
+/// gets its pong while we stay registered.
+#[test]
+fn crlf_keepalives_over_tcp_and_tls_get_pongs_from_kamailio() {
+    let k = kamailio("SHA-256");
+    for t in ["tcp", "tls"] {
+        let (code, ev) = ua(&k, t, "s3cret!", &["--keepalive", "1", "--stay", "5"]);
+        assert_eq!(code, 0, "{t}: {ev:?}");
+        let n = names(&ev);
+        let pings = n.iter().filter(|e| *e == "ping").count();
+        let pongs = n.iter().filter(|e| *e == "pong").count();
+        assert!(pings >= 3, "{t}: {n:?}");
+        // The last ping may still be waiting for its pong when the run ends.
+        assert!(pongs + 1 >= pings && pongs >= 3, "{t}: {n:?}");
+        assert!(!n.contains(&"keepalive_failed".to_string()), "{t}: {n:?}");
+        assert_eq!(n.last().map(String::as_str), Some("done"), "{t}: {n:?}");
+    }
+}
+
+/// Multiple lines (manual 3.3.x line keys): two `Registration`s, alice and bob, share one UDP
+/// socket and one transaction layer, each with its own Call-ID; kamailio challenges and
+/// accepts both, and both are then unregistered. Driven through the library, as ac-core does.
+#[test]
+fn two_lines_register_at_once_over_one_socket() {
+    use ac_sip::driver::{Incoming, TransportConfig, Transports};
+    use ac_sip::register::{RegEvent, Registration, RegistrationConfig};
+    use ac_sip::transaction::{Timers, Transactions, Transport, TxEvent, TxId};
+    use std::net::SocketAddr;
+
+    let k = kamailio("SHA-256");
+    let registrar: SocketAddr = format!("127.0.0.1:{}", k.port).parse().unwrap();
+    let mut net = Transports::new(&TransportConfig {
+        udp: Some("127.0.0.1:0".parse().unwrap()),
+        ..Default::default()
+    })
+    .unwrap();
+    let local = net.local_addr(Transport::Udp).unwrap();
+    let mut tx = Transactions::new(Timers::default());
+    let mut lines: Vec<(Registration, Option<TxId>, Vec<&str>)> =
+        [("alice", "s3cret!"), ("bob", "other")]
+            .iter()
+            .enumerate()
+            .map(|(i, (user, pw))| {
+                let cfg = RegistrationConfig {
+                    aor: format!("sip:{user}@example.com"),
+                    registrar: "sip:example.com".into(),
+                    contact: format!("sip:{user}@{local}"),
+                    via_host: local.to_string(),
+                    via_transport: "UDP".into(),
+                    username: user.to_string(),
+                    password: pw.to_string(),
+                    expires: 60,
+                    user_agent: "ac-sip test".into(),
+                    retry_after: Duration::from_secs(30),
+                    route: None,
+                };
+                (Registration::new(cfg, 1000 + i as u64), None, Vec::new())
+            })
+            .collect();
+    let call_ids: Vec<String> = lines.iter().map(|l| l.0.call_id().to_string()).collect();
+    assert_ne!(call_ids[0], call_ids[1]);
+    for l in &mut lines {
+        l.0.register(Instant::now());
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut unregistering = [false, false];
+    while lines.iter().any(|l| !l.2.contains(&"unregistered")) {
+        assert!(Instant::now() < deadline, "timed out");
+        for l in &mut lines {
+            if let Some(req) = l.0.poll_request() {
+                l.1 = Some(
+                    tx.send_request(Instant::now(), Transport::Udp, registrar, req)
+                        .unwrap(),
+                );
+            }
+        }
+        while let Some(t) = tx.poll_transmit() {
+            net.send(&t).unwrap();
+        }
+        while let Some(e) = tx.poll_event() {
+            if let TxEvent::Response { tx: id, data } = e {
+                for l in lines.iter_mut().filter(|l| l.1 == Some(id)) {
+                    l.0.handle_response(Instant::now(), &data);
+                }
+            }
+        }
+        for (i, l) in lines.iter_mut().enumerate() {
+            while let Some(ev) = l.0.poll_event() {
+                match ev {
+                    RegEvent::Registered { .. } => {
+                        l.2.push("registered");
+                        if !unregistering[i] {
+                            unregistering[i] = true;
+                            l.0.unregister(Instant::now());
+                        }
+                    }
+                    RegEvent::Unregistered => l.2.push("unregistered"),
+                    RegEvent::Failed { code, reason } => panic!("line {i}: {code} {reason}"),
+                }
+            }
+        }
+        let wake = [
+            tx.poll_timeout(),
+            Some(Instant::now() + Duration::from_millis(50)),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if let Some(Incoming::Message {
+            transport,
+            source,
+            data,
+        }) = net.recv(wake)
+        {
+            tx.handle_message(Instant::now(), transport, source, &data);
+        }
+        tx.handle_timeout(Instant::now());
+        for l in &mut lines {
+            l.0.handle_timeout(Instant::now());
+        }
+    }
+    for l in &lines {
+        assert_eq!(l.2, ["registered", "unregistered"]);
+    }
+    let log = fs::read_to_string(k.dir.path().join("kamailio.log")).unwrap_or_default();
+    for user in ["alice", "bob"] {
+        assert!(
+            log.contains(&format!(
+                "REGISTERED sip:{user}@example.com via udp contact <sip:{user}@{local}>"
+            )),
+            "{user}:\n{log}"
+        );
+    }
 }

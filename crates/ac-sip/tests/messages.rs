@@ -169,3 +169,30 @@ fn stream_framing() {
     );
     assert!(frame(&vec![b'x'; 70_000]).is_err());
 }
+
+/// RFC 3261 25.1: a quoted-pair may escape control characters (not CR/LF) inside a quoted
+/// string; anywhere else they are refused. A quote opened before a fold and closed after it is
+/// judged on the unfolded value, so emit -> parse agrees with parse.
+#[test]
+fn control_characters_only_as_quoted_pairs() {
+    let msg = |to: &str| {
+        format!(
+            "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n\
+             To: {to}\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    };
+    let raw = msg("\"BEL:\\\u{7} NUL:\\\u{0}\" <sip:c@d>");
+    let ok = Message::parse(&raw).unwrap();
+    assert_eq!(ok.to().unwrap().uri.to_string(), "sip:c@d");
+    assert!(Message::parse(&msg("\"BEL:\u{7}\" <sip:c@d>")).is_err());
+    assert!(Message::parse(&msg("BEL\\\u{7} <sip:c@d>")).is_err());
+    // Folded: `x"` + ` "\^G"` reads as `x" "\^G"`: the ^G is outside the quotes once unfolded.
+    assert!(Message::parse(&msg("x\"\r\n \"\\\u{7}\" <sip:c@d>")).is_err());
+    // A quoted pair split by a fold from its quote is still inside the quotes.
+    let raw = msg("\"a\r\n \\\u{7}\" <sip:c@d>");
+    let m = Message::parse(&raw).unwrap();
+    let out = m.emit();
+    let again = Message::parse(&out).unwrap();
+    assert_eq!(again.first(HeaderName::To), m.first(HeaderName::To));
+}

@@ -88,7 +88,13 @@ proptest! {
         compact in any::<bool>(),
     ) {
         let m = Method::from_token(&method);
-        let mut b = MessageBuf::request(m, &uri);
+        // RFC 3261 19.1.1 Table 1: no headers in a Request-URI (they stay in To/From).
+        let ruri = {
+            let mut u = SipUri::parse(&uri).unwrap();
+            u.headers.clear();
+            u.to_string()
+        };
+        let mut b = MessageBuf::request(m, &ruri);
         b.push(HeaderName::Via, format!("SIP/2.0/TCP {via_host};branch=z9hG4bK{branch}"));
         b.push(HeaderName::From, format!("\"A \\\"B\\\"\" <{uri}>;tag={tag}"));
         b.push(HeaderName::To, format!("<{uri}>"));

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ac_sip::driver::{resolve, seed, Incoming, TlsSettings, TransportConfig, Transports};
+use ac_sip::keepalive::{KeepAlive, KeepAliveEvent};
 use ac_sip::msg::{response_to, HeaderName, Message, Method};
 use ac_sip::register::{RegEvent, Registration, RegistrationConfig};
 use ac_sip::resolve::{Resolver, Target};
@@ -99,6 +100,13 @@ enum Cmd {
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 40)]
         timeout: u64,
+        /// Keep-alive interval in seconds (RFC 5626 CRLF pings over TCP/TLS, CRLF over UDP)
+        /// while staying registered.
+        #[arg(long)]
+        keepalive: Option<u64>,
+        /// After registering, stay registered this many seconds (refreshing), then exit.
+        #[arg(long, default_value_t = 0)]
+        stay: u64,
     },
     /// Locate the SIP servers of a URI (RFC 3263) or a Lync domain (manual 2.5.1).
     Resolve {
@@ -195,7 +203,8 @@ fn flush(tx: &mut Transactions, net: &mut Transports, start: Instant, verbose: b
     }
 }
 
-fn deliver(tx: &mut Transactions, item: Incoming) {
+/// Hands an incoming item to the transaction layer; a keep-alive pong is returned instead.
+fn deliver(tx: &mut Transactions, item: Incoming) -> Option<(Transport, SocketAddr)> {
     let now = Instant::now();
     match item {
         Incoming::Message {
@@ -204,7 +213,9 @@ fn deliver(tx: &mut Transactions, item: Incoming) {
             data,
         } => tx.handle_message(now, transport, source, &data),
         Incoming::Closed { peer, .. } => tx.handle_transport_error(now, peer),
+        Incoming::Pong { transport, peer } => return Some((transport, peer)),
     }
+    None
 }
 
 /// What `register` does.
@@ -217,6 +228,10 @@ struct RegisterArgs {
     expires: u32,
     unregister: bool,
     timeout: u64,
+    /// Keep-alive interval (RFC 5626 pings) while staying registered.
+    keepalive: Option<u64>,
+    /// Stay registered this long (refreshing, keeping the flow alive), then exit.
+    stay: u64,
 }
 
 fn register(n: Net, a: RegisterArgs) -> Result<bool, String> {
@@ -272,8 +287,10 @@ fn register(n: Net, a: RegisterArgs) -> Result<bool, String> {
     let mut tx = Transactions::new(Timers::default());
     let mut current: Option<TxId> = None;
     reg.register(Instant::now());
-    let deadline = start + Duration::from_secs(a.timeout);
+    let mut deadline = start + Duration::from_secs(a.timeout);
+    let mut staying = false;
     let mut registered = false;
+    let mut ka = KeepAlive::new(Duration::from_secs(a.keepalive.unwrap_or(95)), seed());
     emit(
         start,
         json!({"event": "target", "addr": first.addr.to_string(), "transport": first.transport.via_name()}),
@@ -341,7 +358,16 @@ fn register(n: Net, a: RegisterArgs) -> Result<bool, String> {
                 RegEvent::Registered { expires } => {
                     emit(start, json!({"event": "registered", "expires": expires}));
                     registered = true;
-                    if a.unregister {
+                    if a.stay > 0 && !staying {
+                        staying = true;
+                        deadline = Instant::now() + Duration::from_secs(a.stay);
+                        if a.keepalive.is_some() {
+                            let t = &a.targets[ti];
+                            ka.add_flow(Instant::now(), (t.transport, t.addr));
+                        }
+                    } else if staying {
+                        // A refresh while staying.
+                    } else if a.unregister {
                         reg.unregister(Instant::now());
                     } else {
                         return Ok(true);
@@ -369,24 +395,63 @@ fn register(n: Net, a: RegisterArgs) -> Result<bool, String> {
             );
             continue;
         }
+        while let Some(t) = ka.poll_transmit() {
+            emit(
+                start,
+                json!({"event": "ping", "dest": t.dest.to_string(), "transport": t.transport.via_name()}),
+            );
+            if let Err(e) = net.send(&t) {
+                emit(
+                    start,
+                    json!({"event": "send_error", "error": e.to_string()}),
+                );
+            }
+        }
+        while let Some(e) = ka.poll_event() {
+            match e {
+                KeepAliveEvent::Alive { flow } => {
+                    emit(start, json!({"event": "pong", "from": flow.1.to_string()}))
+                }
+                KeepAliveEvent::Failed { flow } => {
+                    // RFC 5626 4.4.1: the flow is dead; the owner must register again.
+                    emit(
+                        start,
+                        json!({"event": "keepalive_failed", "flow": flow.1.to_string()}),
+                    );
+                    return Ok(false);
+                }
+            }
+        }
         let now = Instant::now();
         if now >= deadline {
+            if staying {
+                emit(start, json!({"event": "done", "registered": registered}));
+                return Ok(registered);
+            }
             emit(
                 start,
                 json!({"event": "failed", "status": 408, "reason": "no answer in time"}),
             );
             return Ok(false);
         }
-        let wake = [tx.poll_timeout(), reg.poll_timeout(), Some(deadline)]
-            .into_iter()
-            .flatten()
-            .min();
+        let wake = [
+            tx.poll_timeout(),
+            reg.poll_timeout(),
+            ka.poll_timeout(),
+            Some(deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         if let Some(item) = net.recv(wake) {
-            deliver(&mut tx, item);
+            if let Some(flow) = deliver(&mut tx, item) {
+                ka.handle_pong(Instant::now(), flow);
+            }
         }
         let now = Instant::now();
         tx.handle_timeout(now);
         reg.handle_timeout(now);
+        ka.handle_timeout(now);
     }
 }
 
@@ -632,6 +697,8 @@ fn main() -> ExitCode {
             expires,
             unregister,
             timeout,
+            keepalive,
+            stay,
         } => {
             let targets = match (proxy, dns) {
                 (Some(p), _) => Ok(vec![Target {
@@ -672,6 +739,8 @@ fn main() -> ExitCode {
                         expires,
                         unregister,
                         timeout,
+                        keepalive,
+                        stay,
                     },
                 )
                 .map(|ok| if ok { 0 } else { 1 }),

@@ -139,6 +139,12 @@ fn start_line(l: &str) -> Result<StartLine<'_>> {
         return Err(ParseError::StartLine("Request-URI in angle brackets"));
     }
     let uri = Uri::parse(u)?;
+    // RFC 3261 19.1.1 Table 1: headers are not allowed in a Request-URI (RFC 4475 3.1.2.11).
+    if let Uri::Sip(s) = &uri {
+        if !s.headers.is_empty() {
+            return Err(ParseError::StartLine("headers in the Request-URI"));
+        }
+    }
     Ok(StartLine::Request {
         method: Method::from_token(m),
         uri,
@@ -148,17 +154,13 @@ fn start_line(l: &str) -> Result<StartLine<'_>> {
 
 /// Where the header section ends: `(head_len, body_start)`; accepts CRLF or bare LF lines.
 fn head_end(b: &[u8]) -> Option<(usize, usize)> {
-    let mut k = 0;
-    while let Some(p) = b[k..].iter().position(|&c| c == b'\n') {
-        let nl = k + p;
+    for nl in memchr::memchr_iter(b'\n', b) {
         let next = nl + 1;
-        if b.get(next) == Some(&b'\n') {
-            return Some((nl, next + 1));
+        match b.get(next) {
+            Some(b'\n') => return Some((nl, next + 1)),
+            Some(b'\r') if b.get(next + 1) == Some(&b'\n') => return Some((nl, next + 2)),
+            _ => {}
         }
-        if b.get(next) == Some(&b'\r') && b.get(next + 1) == Some(&b'\n') {
-            return Some((nl, next + 2));
-        }
-        k = next;
     }
     None
 }
@@ -166,6 +168,105 @@ fn head_end(b: &[u8]) -> Option<(usize, usize)> {
 /// Leading CRLFs before a message are ignored (RFC 3261 section 7.5).
 fn skip_leading_crlf(b: &[u8]) -> usize {
     b.iter().take_while(|&&c| c == b'\r' || c == b'\n').count()
+}
+
+/// RFC 3261 25.1 `token` characters, as a table (the header-name check runs on every line).
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        c += 1;
+    }
+    t
+};
+
+/// Whether a header line holds a control character other than HT where RFC 3261 25.1 does
+/// not allow one: header values are TEXT-UTF8 / LWS, except that a quoted-pair inside a
+/// quoted string may escape any octet but CR and LF (`quoted-pair = "\\" (%x00-09 / %x0B-0C /
+/// %x0E-7F)`, RFC 4475 3.1.1.2). Branch-free first pass so the common case vectorises.
+fn has_ctl(l: &[u8]) -> bool {
+    let any = l.iter().fold(false, |acc, &c| {
+        acc | ((c < 0x20) & (c != b'\t')) | (c == 0x7f)
+    });
+    any && !ctl_only_in_quoted_pairs(l)
+}
+
+fn ctl_only_in_quoted_pairs(l: &[u8]) -> bool {
+    let mut quoted = false;
+    let mut i = 0;
+    while i < l.len() {
+        let c = l[i];
+        if quoted && c == b'\\' {
+            match l.get(i + 1) {
+                Some(b'\r' | b'\n') | None => return false,
+                Some(_) => i += 2,
+            }
+            continue;
+        }
+        if c == b'"' {
+            quoted = !quoted;
+        } else if (c < 0x20 && c != b'\t') || c == 0x7f {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+fn trim_ws(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut j = b.len();
+    while i < j && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    while j > i && (b[j - 1] == b' ' || b[j - 1] == b'\t') {
+        j -= 1;
+    }
+    // Only ASCII bytes were skipped, so both ends are on character boundaries.
+    &s[i..j]
+}
+
+/// The next line of `s` from `pos`: `(text without CRLF/LF, position after it)`.
+#[inline]
+fn next_line(s: &str, pos: usize) -> (&str, usize) {
+    let rest = &s[pos..];
+    let (line, adv) = match memchr::memchr(b'\n', rest.as_bytes()) {
+        Some(n) => (&rest[..n], n + 1),
+        None => (rest, rest.len() + 1),
+    };
+    (line.strip_suffix('\r').unwrap_or(line), pos + adv)
+}
+
+fn push_header<'a>(
+    headers: &mut Vec<Header<'a>>,
+    content_length: &mut Option<usize>,
+    name: &'a str,
+    value: Cow<'a, str>,
+) -> Result<()> {
+    if headers.len() >= MAX_HEADERS {
+        return Err(ParseError::TooManyHeaders(MAX_HEADERS));
+    }
+    let h = Header::new(name, value);
+    if h.kind == HeaderName::ContentLength {
+        // Several Content-Length fields must agree (RFC 4475 3.1.2.16).
+        let n = decimal::<usize>(&h.value).ok_or(ParseError::Header {
+            header: "Content-Length",
+            reason: "not a number",
+        })?;
+        if content_length.is_some_and(|o| o != n) {
+            return Err(ParseError::ContentLengthConflict);
+        }
+        *content_length = Some(n);
+    }
+    headers.push(h);
+    Ok(())
 }
 
 impl<'a> Message<'a> {
@@ -187,67 +288,70 @@ impl<'a> Message<'a> {
             return Err(ParseError::TooLong(MAX_HEAD));
         }
         let head = std::str::from_utf8(&b[..head_len]).map_err(|_| ParseError::NotUtf8)?;
-        let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-        let first = lines.next().ok_or(ParseError::Empty)?;
-        let start = start_line(first)?;
-        let mut headers: Vec<Header<'a>> = Vec::with_capacity(16);
-        // (name, value start line, continuation lines)
-        let mut cur: Option<(&'a str, &'a str, Vec<&'a str>)> = None;
-        let flush = |cur: &mut Option<(&'a str, &'a str, Vec<&'a str>)>,
-                     headers: &mut Vec<Header<'a>>|
-         -> Result<()> {
-            if let Some((name, first, cont)) = cur.take() {
-                if headers.len() >= MAX_HEADERS {
-                    return Err(ParseError::TooManyHeaders(MAX_HEADERS));
-                }
-                let value = if cont.is_empty() {
-                    Cow::Borrowed(first.trim_matches(is_ws))
-                } else {
-                    let mut v = first.trim_matches(is_ws).to_string();
-                    for c in cont {
-                        let c = c.trim_matches(is_ws);
-                        if c.is_empty() {
-                            continue;
-                        }
-                        if !v.is_empty() {
-                            v.push(' ');
-                        }
-                        v.push_str(c);
-                    }
-                    Cow::Owned(v)
-                };
-                headers.push(Header::new(name, value));
-            }
-            Ok(())
+        let (first, rest) = match memchr::memchr(b'\n', head.as_bytes()) {
+            Some(n) => (&head[..n], Some(&head[n + 1..])),
+            None => (head, None),
         };
-        for (i, l) in lines.enumerate() {
-            let lineno = i + 2;
-            if l.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f) {
+        let start = start_line(first.strip_suffix('\r').unwrap_or(first))?;
+        let mut headers: Vec<Header<'a>> = Vec::with_capacity(16);
+        let mut content_length = None;
+        // Header lines (RFC 3261 7.3), numbered from 2 for errors.
+        let text = rest.unwrap_or("");
+        let mut pos = if rest.is_some() { 0 } else { 1 };
+        let mut lineno = 1;
+        while pos <= text.len() {
+            let (l, next) = next_line(text, pos);
+            pos = next;
+            lineno += 1;
+            let start_no = lineno;
+            let folded = matches!(text.as_bytes().get(pos), Some(b' ' | b'\t'));
+            if !folded && has_ctl(l.as_bytes()) {
                 return Err(line_err(lineno, "control character in header line"));
             }
             if l.starts_with(is_ws) {
-                match cur.as_mut() {
-                    Some((_, _, cont)) => cont.push(l),
-                    None => return Err(line_err(lineno, "continuation line before any header")),
-                }
-                continue;
+                return Err(line_err(lineno, "continuation line before any header"));
             }
-            flush(&mut cur, &mut headers)?;
-            let colon = l.find(':').ok_or(line_err(lineno, "no colon"))?;
+            let colon = memchr::memchr(b':', l.as_bytes()).ok_or(line_err(lineno, "no colon"))?;
             let name = l[..colon].trim_end_matches(is_ws);
-            if name.is_empty() || !name.bytes().all(|c| is_token(c as char)) {
+            if name.is_empty() || !name.bytes().all(|c| TOKEN[c as usize]) {
                 return Err(line_err(lineno, "bad header name"));
             }
-            let value = &l[colon + 1..];
-            cur = Some((name, value, Vec::new()));
+            let first = trim_ws(&l[colon + 1..]);
+            // Folded continuation lines (RFC 3261 section 7.3.1) are joined with one space.
+            let mut owned: Option<String> = None;
+            while matches!(text.as_bytes().get(pos), Some(b' ' | b'\t')) {
+                let (c, next) = next_line(text, pos);
+                pos = next;
+                lineno += 1;
+                let c = trim_ws(c);
+                if c.is_empty() {
+                    continue;
+                }
+                let v = owned.get_or_insert_with(|| first.to_string());
+                if !v.is_empty() {
+                    v.push(' ');
+                }
+                v.push_str(c);
+            }
+            let value = match owned {
+                // The unfolded value is checked as a whole: a quoted string may span the fold.
+                Some(v) if has_ctl(v.as_bytes()) => {
+                    return Err(line_err(start_no, "control character in header line"));
+                }
+                Some(v) => Cow::Owned(v),
+                None if folded && has_ctl(first.as_bytes()) => {
+                    return Err(line_err(start_no, "control character in header line"));
+                }
+                None => Cow::Borrowed(first),
+            };
+            push_header(&mut headers, &mut content_length, name, value)?;
         }
-        flush(&mut cur, &mut headers)?;
         let mut msg = Message {
             start,
             headers,
             body: &b[body_start..],
         };
-        if let Some(cl) = msg.content_length()? {
+        if let Some(cl) = content_length {
             if cl > msg.body.len() {
                 return Err(ParseError::ShortBody {
                     declared: cl,

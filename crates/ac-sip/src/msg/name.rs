@@ -93,22 +93,39 @@ macro_rules! header_names {
             Other(&'a str),
         }
 
+        /// Every known lower-case name and compact letter with its header.
+        const NAMES: &[(&[u8], HeaderName<'static>)] = &[
+            $( ($lower, HeaderName::$v), $( ($compact, HeaderName::$v), )? )*
+        ];
+
         impl<'a> HeaderName<'a> {
             /// Header names are case-insensitive; compact forms map to their long form.
             pub fn parse(s: &'a str) -> HeaderName<'a> {
                 let b = s.as_bytes();
-                // Lower-case into a stack buffer and match byte strings: the compiler
-                // dispatches on length, then compares (no scan over every known name).
-                let mut buf = [0u8; 32];
-                if b.is_empty() || b.len() > buf.len() {
+                if b.is_empty() || b.len() > 32 {
                     return HeaderName::Other(s);
                 }
+                // Lower-case into a stack buffer while hashing, then one probe of a table
+                // built at compile time (no comparison against every known name).
+                let mut buf = [0u8; 32];
+                let mut h = FNV_OFFSET;
                 for (d, c) in buf.iter_mut().zip(b) {
-                    *d = c.to_ascii_lowercase();
+                    let l = c.to_ascii_lowercase();
+                    *d = l;
+                    h = (h ^ l as u32).wrapping_mul(FNV_PRIME);
                 }
-                match &buf[..b.len()] {
-                    $( $lower $(| $compact)? => HeaderName::$v, )*
-                    _ => HeaderName::Other(s),
+                let lower = &buf[..b.len()];
+                let mut slot = h as usize & (TABLE_SIZE - 1);
+                loop {
+                    let i = NAME_TABLE[slot];
+                    if i == u16::MAX {
+                        return HeaderName::Other(s);
+                    }
+                    let (n, v) = NAMES[i as usize];
+                    if n == lower {
+                        return v;
+                    }
+                    slot = (slot + 1) & (TABLE_SIZE - 1);
                 }
             }
 
@@ -212,6 +229,36 @@ header_names! {
     PPreferredRegistrar => "P-Preferred-Registrar", b"p-preferred-registrar";
 }
 
+const FNV_OFFSET: u32 = 0x811c_9dc5;
+const FNV_PRIME: u32 = 0x0100_0193;
+const TABLE_SIZE: usize = 512;
+
+const fn fnv(b: &[u8]) -> u32 {
+    let mut h = FNV_OFFSET;
+    let mut i = 0;
+    while i < b.len() {
+        h = (h ^ b[i] as u32).wrapping_mul(FNV_PRIME);
+        i += 1;
+    }
+    h
+}
+
+/// Open-addressing table (linear probing) of indices into `NAMES`, `u16::MAX` = empty.
+static NAME_TABLE: [u16; TABLE_SIZE] = {
+    let mut t = [u16::MAX; TABLE_SIZE];
+    assert!(NAMES.len() < TABLE_SIZE / 2);
+    let mut i = 0;
+    while i < NAMES.len() {
+        let mut slot = fnv(NAMES[i].0) as usize & (TABLE_SIZE - 1);
+        while t[slot] != u16::MAX {
+            slot = (slot + 1) & (TABLE_SIZE - 1);
+        }
+        t[slot] = i as u16;
+        i += 1;
+    }
+    t
+};
+
 /// The `&'static str` of a compact-form letter.
 fn ascii_letter(c: u8) -> &'static str {
     const L: [&str; 26] = [
@@ -293,5 +340,31 @@ mod tests {
         assert_eq!(Method::from_token("SERVICE"), Method::Service);
         assert_eq!(Method::from_token("invite"), Method::Other("invite"));
         assert_eq!(Method::from_token("BENOTIFY").as_str(), "BENOTIFY");
+    }
+
+    #[test]
+    fn every_known_name_and_compact_form_is_found() {
+        for (lower, v) in NAMES {
+            let name = std::str::from_utf8(lower).unwrap();
+            assert_eq!(HeaderName::parse(name), *v, "{name}");
+            assert_eq!(HeaderName::parse(&name.to_ascii_uppercase()), *v, "{name}");
+            if lower.len() > 1 {
+                assert_eq!(v.as_str().to_ascii_lowercase(), name);
+                assert_eq!(HeaderName::parse(v.as_str()), *v);
+            } else {
+                assert_eq!(v.compact(), Some(name));
+            }
+        }
+        // Near misses stay extension headers.
+        for other in [
+            "vias",
+            "q",
+            "Content-Lengt",
+            "ms-keep-alive2",
+            "",
+            &"a".repeat(40),
+        ] {
+            assert_eq!(HeaderName::parse(other), HeaderName::Other(other));
+        }
     }
 }

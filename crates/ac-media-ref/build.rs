@@ -1,0 +1,14 @@
+//! Compiles the small C harness around the Debian reference libraries (libsrtp2-dev,
+//! libspandsp-dev, libspeexdsp-dev; scripts/install-deps installs them).
+fn main() {
+    println!("cargo:rerun-if-changed=csrc/ref.c");
+    cc::Build::new()
+        .file("csrc/ref.c")
+        .include("/usr/include/srtp2")
+        .flag_if_supported("-Wno-unused-parameter")
+        .opt_level(2)
+        .compile("acmediaref");
+    println!("cargo:rustc-link-lib=srtp2");
+    println!("cargo:rustc-link-lib=spandsp");
+    println!("cargo:rustc-link-lib=speexdsp");
+}

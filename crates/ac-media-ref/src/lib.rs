@@ -1,0 +1,271 @@
+//! Safe wrappers over a small C harness around the reference C implementations that
+//! ac-media is checked and benchmarked against: libsrtp2 (SRTP interop), spandsp (G.711 and
+//! G.722). Test and bench support only; nothing here ships in the phone.
+
+use std::ffi::{c_int, c_void};
+
+extern "C" {
+    fn ref_srtp_new(
+        out: *mut *mut c_void,
+        tag80: c_int,
+        key_salt30: *const u8,
+        outbound: c_int,
+    ) -> c_int;
+    fn ref_srtp_free(s: *mut c_void);
+    fn ref_srtp_protect(s: *mut c_void, buf: *mut u8, len: *mut c_int) -> c_int;
+    fn ref_srtp_unprotect(s: *mut c_void, buf: *mut u8, len: *mut c_int) -> c_int;
+    fn ref_srtcp_protect(s: *mut c_void, buf: *mut u8, len: *mut c_int) -> c_int;
+    fn ref_srtcp_unprotect(s: *mut c_void, buf: *mut u8, len: *mut c_int) -> c_int;
+    fn ref_alaw_encode(pcm: *const i16, out: *mut u8, n: c_int);
+    fn ref_alaw_decode(codes: *const u8, out: *mut i16, n: c_int);
+    fn ref_ulaw_encode(pcm: *const i16, out: *mut u8, n: c_int);
+    fn ref_ulaw_decode(codes: *const u8, out: *mut i16, n: c_int);
+    fn ref_g722_encoder_new() -> *mut c_void;
+    fn ref_g722_encoder_free(s: *mut c_void);
+    fn ref_g722_encode(s: *mut c_void, pcm: *const i16, n: c_int, out: *mut u8) -> c_int;
+    fn ref_g722_decoder_new(rate: c_int) -> *mut c_void;
+    fn ref_g722_decoder_free(s: *mut c_void);
+    fn ref_g722_decode(s: *mut c_void, codes: *const u8, n: c_int, out: *mut i16) -> c_int;
+}
+
+/// Room libsrtp2 may append (tag + MKI + SRTCP index).
+const TRAILER: usize = 16 + 128 + 4;
+
+/// A libsrtp2 session (one direction), AES_CM_128_HMAC_SHA1_80 or _32 for SRTP;
+/// SRTCP always uses the 80-bit tag.
+pub struct LibSrtp {
+    s: *mut c_void,
+}
+
+// SAFETY: the libsrtp2 session is only used through &mut self.
+unsafe impl Send for LibSrtp {}
+
+impl LibSrtp {
+    /// Creates a session with a 30-byte master key||salt.
+    pub fn new(tag80: bool, key_salt: &[u8; 30], outbound: bool) -> Result<Self, i32> {
+        let mut s = std::ptr::null_mut();
+        // SAFETY: key_salt is 30 readable bytes; libsrtp copies the key.
+        let r = unsafe {
+            ref_srtp_new(
+                &mut s,
+                c_int::from(tag80),
+                key_salt.as_ptr(),
+                c_int::from(outbound),
+            )
+        };
+        if r != 0 || s.is_null() {
+            return Err(r);
+        }
+        Ok(LibSrtp { s })
+    }
+
+    fn call(
+        &mut self,
+        f: unsafe extern "C" fn(*mut c_void, *mut u8, *mut c_int) -> c_int,
+        pkt: &[u8],
+    ) -> Result<Vec<u8>, i32> {
+        let mut buf = Vec::with_capacity(pkt.len() + TRAILER);
+        buf.extend_from_slice(pkt);
+        buf.resize(pkt.len() + TRAILER, 0);
+        let mut len = c_int::try_from(pkt.len()).map_err(|_| -1)?;
+        // SAFETY: buf has len + TRAILER writable bytes, as libsrtp2 requires.
+        let r = unsafe { f(self.s, buf.as_mut_ptr(), &mut len) };
+        if r != 0 {
+            return Err(r);
+        }
+        buf.truncate(usize::try_from(len).map_err(|_| -1)?);
+        Ok(buf)
+    }
+
+    /// srtp_protect.
+    pub fn protect(&mut self, pkt: &[u8]) -> Result<Vec<u8>, i32> {
+        self.call(ref_srtp_protect, pkt)
+    }
+    /// srtp_unprotect.
+    pub fn unprotect(&mut self, pkt: &[u8]) -> Result<Vec<u8>, i32> {
+        self.call(ref_srtp_unprotect, pkt)
+    }
+    /// srtp_protect_rtcp.
+    pub fn protect_rtcp(&mut self, pkt: &[u8]) -> Result<Vec<u8>, i32> {
+        self.call(ref_srtcp_protect, pkt)
+    }
+    /// srtp_unprotect_rtcp.
+    pub fn unprotect_rtcp(&mut self, pkt: &[u8]) -> Result<Vec<u8>, i32> {
+        self.call(ref_srtcp_unprotect, pkt)
+    }
+    /// Protects in place in a caller-provided buffer of at least `len + 148` bytes; returns
+    /// the new length (for benches without allocation).
+    pub fn protect_in_place(&mut self, buf: &mut [u8], len: usize) -> Result<usize, i32> {
+        assert!(buf.len() >= len + TRAILER);
+        let mut l = c_int::try_from(len).map_err(|_| -1)?;
+        // SAFETY: buf has len + TRAILER writable bytes.
+        let r = unsafe { ref_srtp_protect(self.s, buf.as_mut_ptr(), &mut l) };
+        if r != 0 {
+            return Err(r);
+        }
+        usize::try_from(l).map_err(|_| -1)
+    }
+    /// Unprotects in place; returns the new length.
+    pub fn unprotect_in_place(&mut self, buf: &mut [u8], len: usize) -> Result<usize, i32> {
+        assert!(buf.len() >= len);
+        let mut l = c_int::try_from(len).map_err(|_| -1)?;
+        // SAFETY: unprotect only shrinks the packet.
+        let r = unsafe { ref_srtp_unprotect(self.s, buf.as_mut_ptr(), &mut l) };
+        if r != 0 {
+            return Err(r);
+        }
+        usize::try_from(l).map_err(|_| -1)
+    }
+}
+
+impl Drop for LibSrtp {
+    fn drop(&mut self) {
+        // SAFETY: s came from srtp_create and is freed once.
+        unsafe { ref_srtp_free(self.s) }
+    }
+}
+
+fn n(len: usize) -> c_int {
+    c_int::try_from(len).expect("frame length fits a C int")
+}
+
+/// spandsp `linear_to_alaw` over a frame.
+pub fn spandsp_alaw_encode(pcm: &[i16], out: &mut [u8]) {
+    assert_eq!(pcm.len(), out.len());
+    // SAFETY: both slices hold pcm.len() elements.
+    unsafe { ref_alaw_encode(pcm.as_ptr(), out.as_mut_ptr(), n(pcm.len())) }
+}
+/// spandsp `alaw_to_linear` over a frame.
+pub fn spandsp_alaw_decode(codes: &[u8], out: &mut [i16]) {
+    assert_eq!(codes.len(), out.len());
+    // SAFETY: both slices hold codes.len() elements.
+    unsafe { ref_alaw_decode(codes.as_ptr(), out.as_mut_ptr(), n(codes.len())) }
+}
+/// spandsp `linear_to_ulaw` over a frame.
+pub fn spandsp_ulaw_encode(pcm: &[i16], out: &mut [u8]) {
+    assert_eq!(pcm.len(), out.len());
+    // SAFETY: both slices hold pcm.len() elements.
+    unsafe { ref_ulaw_encode(pcm.as_ptr(), out.as_mut_ptr(), n(pcm.len())) }
+}
+/// spandsp `ulaw_to_linear` over a frame.
+pub fn spandsp_ulaw_decode(codes: &[u8], out: &mut [i16]) {
+    assert_eq!(codes.len(), out.len());
+    // SAFETY: both slices hold codes.len() elements.
+    unsafe { ref_ulaw_decode(codes.as_ptr(), out.as_mut_ptr(), n(codes.len())) }
+}
+
+/// spandsp's G.722 encoder at 64 kbit/s.
+pub struct SpandspG722Encoder(*mut c_void);
+// SAFETY: used through &mut self only.
+unsafe impl Send for SpandspG722Encoder {}
+
+impl Default for SpandspG722Encoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SpandspG722Encoder {
+    /// g722_encode_init(NULL, 64000, 0).
+    pub fn new() -> Self {
+        // SAFETY: allocates a fresh state.
+        let s = unsafe { ref_g722_encoder_new() };
+        assert!(!s.is_null());
+        SpandspG722Encoder(s)
+    }
+    /// Encodes `pcm` (16 kHz) into `out` (pcm.len()/2 codes); returns the code count.
+    pub fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> usize {
+        assert!(out.len() >= pcm.len() / 2);
+        // SAFETY: out has room for pcm.len()/2 codes.
+        let r = unsafe { ref_g722_encode(self.0, pcm.as_ptr(), n(pcm.len()), out.as_mut_ptr()) };
+        usize::try_from(r).unwrap_or(0)
+    }
+}
+
+impl Drop for SpandspG722Encoder {
+    fn drop(&mut self) {
+        // SAFETY: freed once.
+        unsafe {
+            ref_g722_encoder_free(self.0);
+        }
+    }
+}
+
+/// spandsp's G.722 decoder; `rate` 64000, 56000 or 48000 (codes of 8, 7 or 6 bits).
+pub struct SpandspG722Decoder(*mut c_void);
+// SAFETY: used through &mut self only.
+unsafe impl Send for SpandspG722Decoder {}
+
+impl SpandspG722Decoder {
+    /// g722_decode_init(NULL, rate, 0).
+    pub fn new(rate: i32) -> Self {
+        // SAFETY: allocates a fresh state.
+        let s = unsafe { ref_g722_decoder_new(rate) };
+        assert!(!s.is_null());
+        SpandspG722Decoder(s)
+    }
+    /// Decodes codes into `out` (2 samples per code); returns the sample count.
+    pub fn decode(&mut self, codes: &[u8], out: &mut [i16]) -> usize {
+        assert!(out.len() >= codes.len() * 2);
+        // SAFETY: out has room for 2 samples per code.
+        let r =
+            unsafe { ref_g722_decode(self.0, codes.as_ptr(), n(codes.len()), out.as_mut_ptr()) };
+        usize::try_from(r).unwrap_or(0)
+    }
+}
+
+impl Drop for SpandspG722Decoder {
+    fn drop(&mut self) {
+        // SAFETY: freed once.
+        unsafe {
+            ref_g722_decoder_free(self.0);
+        }
+    }
+}
+
+extern "C" {
+    fn ref_jb_new(step: c_int) -> *mut c_void;
+    fn ref_jb_free(j: *mut c_void);
+    fn ref_jb_put(j: *mut c_void, ts: u32, span: u32, seq: u16);
+    fn ref_jb_get(j: *mut c_void, span: u32, ts_out: *mut u32) -> c_int;
+    fn ref_jb_tick(j: *mut c_void);
+}
+
+/// speexdsp's adaptive jitter buffer (`jitter_buffer_*`), packets only (no payload).
+pub struct SpeexJitter(*mut c_void);
+// SAFETY: used through &mut self only.
+unsafe impl Send for SpeexJitter {}
+
+impl SpeexJitter {
+    /// jitter_buffer_init(step) with `step` in timestamp units (one frame).
+    pub fn new(step: i32) -> Self {
+        // SAFETY: allocates a fresh buffer.
+        let j = unsafe { ref_jb_new(step) };
+        assert!(!j.is_null());
+        SpeexJitter(j)
+    }
+    /// jitter_buffer_put.
+    pub fn put(&mut self, timestamp: u32, span: u32, seq: u16) {
+        // SAFETY: j is valid; the library copies the packet.
+        unsafe { ref_jb_put(self.0, timestamp, span, seq) }
+    }
+    /// jitter_buffer_get: the timestamp of the frame to play, or None (missing/insertion).
+    pub fn get(&mut self, span: u32) -> Option<u32> {
+        let mut ts = 0;
+        // SAFETY: ts is a valid out pointer.
+        let r = unsafe { ref_jb_get(self.0, span, &mut ts) };
+        (r == 0).then_some(ts)
+    }
+    /// jitter_buffer_tick.
+    pub fn tick(&mut self) {
+        // SAFETY: j is valid.
+        unsafe { ref_jb_tick(self.0) }
+    }
+}
+
+impl Drop for SpeexJitter {
+    fn drop(&mut self) {
+        // SAFETY: freed once.
+        unsafe { ref_jb_free(self.0) }
+    }
+}

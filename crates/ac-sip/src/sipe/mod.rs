@@ -1,0 +1,20 @@
+//! SIPE: the Microsoft extensions a Skype for Business phone needs on top of SIP.
+//!
+//! * [`ntlm`]: NTLM ([MS-NLMP]) messages, keys, responses and message signatures.
+//! * [`sipae`]: [MS-SIPAE] security associations over NTLM (challenge, credentials,
+//!   signed buffer, signing and verification for both ends).
+//! * [`register`]: the sign-in (signed REGISTERs).
+//! * [`provisioning`]: in-band provisioning ([MS-SIPREGE]) and the dial plan ([MS-SIPRE]).
+//! * [`presence`]: category publication of presence state ([MS-PRES]).
+//! * [`services`]: provisioning, dial plan and presence after sign-in, sans-IO.
+//! * [`diagnostics`]: failure responses and ms-diagnostics to the manual's notifications.
+//! * [`server`]: a Skype for Business server double for tests.
+pub mod diagnostics;
+pub mod ntlm;
+pub mod presence;
+pub mod provisioning;
+pub mod register;
+pub mod server;
+pub mod services;
+pub mod sipae;
+pub mod xml;

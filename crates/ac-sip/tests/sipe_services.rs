@@ -1,0 +1,612 @@
+//! After sign-in: in-band provisioning ([MS-SIPREGE]), the dial plan ([MS-SIPRE] 2.2.8)
+//! applied when dialing, presence publication ([MS-PRES]) with the manual's 4.4 timers,
+//! and failure responses mapped to the manual's notifications, all against the Skype for
+//! Business server double on a virtual clock; plus parse/emit round trips of the XML
+//! bodies.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use ac_sip::msg::{response_to, HeaderName, Message, MessageBuf, Method};
+use ac_sip::sipe::diagnostics::{self, CANNOT_CONNECT, INVALID_CREDENTIALS, SERVER_NOT_FOUND};
+use ac_sip::sipe::presence::{self, Availability, Publication, Publish};
+use ac_sip::sipe::provisioning::{
+    self, InbandSettings, Item, LocationProfile, LockedCalls, ProvisionGroup, ProvisionGroupList,
+    Rule,
+};
+use ac_sip::sipe::register::{SipeConfig, SipeEvent, SipeRegistration};
+use ac_sip::sipe::server::{ServerConfig, ServerEvent, SfbServer};
+use ac_sip::sipe::services::{PresenceTimers, ServicesConfig, ServicesEvent, SipeServices};
+use ac_sip::sipe::xml::XmlError;
+use proptest::prelude::*;
+
+const PROVISIONING: &str = include_str!("fixtures/sipe/provisioning-response.xml");
+const LOCATION_PROFILE: &str = include_str!("fixtures/sipe/location-profile.xml");
+const LP_URI: &str = "sip:sfb.contoso.com;opaque=app:locationprofile:get;default";
+
+fn server() -> SfbServer {
+    SfbServer::new(
+        ServerConfig {
+            targetname: "sfb.contoso.com".into(),
+            version: 4,
+            domain: "CONTOSO".into(),
+            users: HashMap::from([("alice".to_string(), "P@ssw0rd!".to_string())]),
+            expires: 600,
+            date: "Thu, 31 Jan 2008 00:01:56 GMT".into(),
+            provisioning: Some(PROVISIONING.into()),
+            location_profile: Some((LP_URI.into(), LOCATION_PROFILE.into())),
+        },
+        42,
+    )
+}
+
+fn phone() -> SipeRegistration {
+    SipeRegistration::new(
+        SipeConfig {
+            aor: "sip:alice@contoso.com".into(),
+            registrar: "sip:contoso.com".into(),
+            contact: "sip:127.0.0.1:5061;transport=tls".into(),
+            via_host: "127.0.0.1:5061".into(),
+            via_transport: "TLS".into(),
+            user: "alice".into(),
+            domain: "CONTOSO".into(),
+            password: "P@ssw0rd!".into(),
+            workstation: "AC-440HD".into(),
+            epid: "8248ca9ebb".into(),
+            instance: "4233FD41-093B-5FD6-B5D2-651ED55969E6".into(),
+            expires: 3600,
+            user_agent: "AUDC-IPPhone/3.0 (440HD)".into(),
+            retry_after: Duration::from_secs(30),
+        },
+        7,
+        0x01d9_1234_5678_9abc,
+    )
+}
+
+fn services(seed: u64) -> SipeServices {
+    SipeServices::new(
+        ServicesConfig {
+            aor: "sip:alice@contoso.com".into(),
+            contact: "sip:127.0.0.1:5061;transport=tls".into(),
+            via_host: "127.0.0.1:5061".into(),
+            via_transport: "TLS".into(),
+            epid: "8248ca9ebb".into(),
+            user_agent: "AUDC-IPPhone/3.0 (440HD)".into(),
+            timers: PresenceTimers::from_schema(),
+            state_instance: 1,
+            state_containers: vec![2, 3],
+        },
+        seed,
+    )
+}
+
+fn signed_in(s: &mut SfbServer, now: Instant) -> SipeRegistration {
+    let mut p = phone();
+    p.register(now);
+    while let Some(req) = p.poll_request() {
+        let resp = s.handle(&req).expect("answer");
+        p.handle_response(now, &resp);
+    }
+    assert_eq!(p.poll_event(), Some(SipeEvent::Registered { expires: 600 }));
+    while s.poll_event().is_some() {}
+    p
+}
+
+/// Sends what the services queued through the double, one transaction at a time.
+fn pump(
+    svc: &mut SipeServices,
+    reg: &mut SipeRegistration,
+    s: &mut SfbServer,
+    now: Instant,
+) -> usize {
+    let mut n = 0;
+    while let Some(req) = svc.poll_request() {
+        let resp = s.handle(&req).expect("the double answers");
+        svc.handle_response(now, &resp, reg.sa_mut().expect("association"));
+        n += 1;
+        assert!(n < 20);
+    }
+    n
+}
+
+fn events(svc: &mut SipeServices) -> Vec<ServicesEvent> {
+    std::iter::from_fn(|| svc.poll_event()).collect()
+}
+
+fn server_events(s: &mut SfbServer) -> Vec<ServerEvent> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+#[test]
+fn presence_timers_come_from_the_schema() {
+    // ac_cfg: lync/presence/state_change_timeout and state_inactive_timeout, 300 s each.
+    assert_eq!(
+        PresenceTimers::from_schema(),
+        PresenceTimers {
+            inactive_after: Duration::from_secs(300),
+            away_after: Duration::from_secs(300)
+        }
+    );
+}
+
+/// The phone signs in, subscribes to in-band provisioning, applies what comes back, fetches
+/// its dial plan, dials through it, and publishes Available -> Inactive -> Away on the
+/// manual's timers, Busy in a call, DND when set, Available again on activity.
+#[test]
+fn provisioning_dial_plan_and_presence_against_the_double() {
+    let mut now = Instant::now();
+    let mut s = server();
+    let mut reg = signed_in(&mut s, now);
+    let mut svc = services(11);
+    svc.start(now, reg.sa_mut().unwrap());
+    // SUBSCRIBE provisioning, SERVICE publish, then SERVICE location profile.
+    assert_eq!(pump(&mut svc, &mut reg, &mut s, now), 3);
+
+    let sev = server_events(&mut s);
+    assert!(sev.contains(&ServerEvent::ProvisioningRequested {
+        groups: provisioning::REQUESTED_GROUPS
+            .iter()
+            .map(|g| g.to_string())
+            .collect()
+    }));
+    assert!(sev.contains(&ServerEvent::LocationProfileRequested));
+    assert!(sev.contains(&ServerEvent::Published {
+        uri: "sip:alice@contoso.com".into(),
+        availability: 3500,
+        version: 0
+    }));
+    // Every request was signed and verified by the double (cnum 2.. after REGISTER's 1).
+    let signed: Vec<_> = sev
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::SignedRequest { method, .. } => Some(method.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(signed, ["SUBSCRIBE", "SERVICE", "SERVICE"]);
+
+    let ev = events(&mut svc);
+    let settings = ev
+        .iter()
+        .find_map(|e| match e {
+            ServicesEvent::Provisioned(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("provisioned");
+    assert_eq!(
+        settings.voicemail_uri.as_deref(),
+        Some("sip:alice@contoso.com;opaque=app:voicemail")
+    );
+    assert!(settings.device_update);
+    assert_eq!(
+        settings.updates_internal_url.as_deref(),
+        Some("https://sfb.contoso.com/RequestHandler/ucdevice.upx")
+    );
+    assert!(settings.hybrid_media_bypass());
+    assert_eq!(settings.locked_calls, LockedCalls::None);
+    assert_eq!(
+        settings
+            .power_save
+            .map(|p| (p.office_hours_ms, p.post_office_hours_ms)),
+        Some((900_000, 300_000))
+    );
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, ServicesEvent::DialPlan(p) if p.name == "Redmond.contoso.com")));
+    assert!(ev.contains(&ServicesEvent::Published(Availability::Available)));
+    // Dialing goes through the dial plan.
+    assert_eq!(svc.dial_uri("1234"), "tel:+14255551234");
+    assert_eq!(svc.dial_uri("94255550199"), "tel:+14255550199");
+    assert_eq!(svc.dial_uri("5550100"), "tel:+14255550100");
+    assert_eq!(
+        svc.dial_uri("555"),
+        "sip:555;phone-context=Redmond.contoso.com@contoso.com;user=phone"
+    );
+
+    // Manual 4.4: Inactive after state_change_timeout, Away state_inactive_timeout later.
+    let t = svc.poll_timeout().unwrap();
+    assert_eq!(t, now + Duration::from_secs(300));
+    now = t;
+    svc.handle_timeout(now, reg.sa_mut().unwrap());
+    assert_eq!(pump(&mut svc, &mut reg, &mut s, now), 1);
+    assert_eq!(s.presence["sip:alice@contoso.com"], Availability::Inactive);
+    assert!(server_events(&mut s).contains(&ServerEvent::Published {
+        uri: "sip:alice@contoso.com".into(),
+        availability: 5000,
+        version: 1
+    }));
+    let t = svc.poll_timeout().unwrap();
+    assert_eq!(t, now + Duration::from_secs(300));
+    now = t;
+    svc.handle_timeout(now, reg.sa_mut().unwrap());
+    pump(&mut svc, &mut reg, &mut s, now);
+    assert_eq!(s.presence["sip:alice@contoso.com"], Availability::Away);
+    assert_eq!(svc.published(), Some(Availability::Away));
+    assert_eq!(svc.poll_timeout(), None);
+    // A key press: Available again, and the timer restarts.
+    now += Duration::from_secs(5);
+    svc.user_activity(now, reg.sa_mut().unwrap());
+    pump(&mut svc, &mut reg, &mut s, now);
+    assert_eq!(s.presence["sip:alice@contoso.com"], Availability::Available);
+    assert_eq!(svc.poll_timeout(), Some(now + Duration::from_secs(300)));
+    // In a call: Busy, no idle timer; DND wins over the call.
+    svc.set_in_call(now, true, reg.sa_mut().unwrap());
+    pump(&mut svc, &mut reg, &mut s, now);
+    assert_eq!(s.presence["sip:alice@contoso.com"], Availability::Busy);
+    assert_eq!(svc.poll_timeout(), None);
+    svc.set_dnd(now, true, reg.sa_mut().unwrap());
+    pump(&mut svc, &mut reg, &mut s, now);
+    assert_eq!(
+        s.presence["sip:alice@contoso.com"],
+        Availability::DoNotDisturb
+    );
+    svc.set_dnd(now, false, reg.sa_mut().unwrap());
+    svc.set_in_call(now, false, reg.sa_mut().unwrap());
+    pump(&mut svc, &mut reg, &mut s, now);
+    assert_eq!(s.presence["sip:alice@contoso.com"], Availability::Available);
+
+    // A second endpoint publishing with a stale version is refused (409) and says so.
+    let mut other = services(99);
+    other.start(now, reg.sa_mut().unwrap());
+    pump(&mut other, &mut reg, &mut s, now);
+    assert!(events(&mut other).iter().any(|e| matches!(
+        e,
+        ServicesEvent::Failed {
+            what: "presence",
+            code: 409,
+            ..
+        }
+    )));
+}
+
+/// A provisioning answer whose server signature does not verify is not applied.
+#[test]
+fn unverified_provisioning_is_not_applied() {
+    let now = Instant::now();
+    let mut s = server();
+    let mut reg = signed_in(&mut s, now);
+    let mut svc = services(5);
+    svc.start(now, reg.sa_mut().unwrap());
+    let sub = svc.poll_request().unwrap();
+    let resp = s.handle(&sub).unwrap();
+    let forged = String::from_utf8(resp)
+        .unwrap()
+        .replace("Expires: 0", "Expires: 1");
+    svc.handle_response(now, forged.as_bytes(), reg.sa_mut().unwrap());
+    assert!(svc.settings().is_none());
+    assert!(events(&mut svc).iter().any(|e| matches!(
+        e,
+        ServicesEvent::Failed { what: "provisioning", reason, .. } if reason.contains("signature")
+    )));
+}
+
+#[test]
+fn provisioning_fixture_parses_and_round_trips() {
+    let l = ProvisionGroupList::parse(PROVISIONING.as_bytes()).unwrap();
+    assert_eq!(l.groups.len(), 2);
+    let ep = &l.groups[0];
+    assert_eq!(ep.name, "endpointConfiguration");
+    // The [MS-SIPREGE] 4.2.2 properties as printed.
+    for (n, v) in [
+        ("ShowRecentContacts", "true"),
+        ("ShowManagePrivacyRelationships", "false"),
+        ("MaxPhotoSizeKB", "10"),
+        ("DisableMusicOnHold", "false"),
+        ("EnableTracing", "true"),
+    ] {
+        assert!(ep.items.contains(&Item::Property {
+            name: n.into(),
+            value: v.into()
+        }));
+    }
+    let again = ProvisionGroupList::parse(l.emit().as_bytes()).unwrap();
+    assert_eq!(again, l.canonical());
+    // The request body names the groups (2.2.2.4) and the double reads them back.
+    let body = provisioning::request_body(&["ServerConfiguration", "ucPolicy"]);
+    assert_eq!(
+        provisioning::parse_request(body.as_bytes()).unwrap(),
+        ["ServerConfiguration", "ucPolicy"]
+    );
+}
+
+fn list(items: &[(&str, &str, bool)]) -> ProvisionGroupList {
+    ProvisionGroupList {
+        groups: vec![ProvisionGroup {
+            name: "x".into(),
+            opaque: None,
+            items: items
+                .iter()
+                .map(|&(n, v, prop)| {
+                    if prop {
+                        Item::Property {
+                            name: n.into(),
+                            value: v.into(),
+                        }
+                    } else {
+                        Item::Element {
+                            name: n.into(),
+                            value: v.into(),
+                        }
+                    }
+                })
+                .collect(),
+        }],
+    }
+}
+
+/// Manual 5.3, 4.9.1.1, 3.2.7 and 3.3.14.5 rules on the provisioned values.
+#[test]
+fn inband_settings_follow_the_manual() {
+    let s = InbandSettings::from_list(&list(&[("updatesServerEnabled", "true", false)]));
+    assert!(
+        s.device_update,
+        "EnableDeviceUpdate absent counts as not false"
+    );
+    let s = InbandSettings::from_list(&list(&[
+        ("updatesServerEnabled", "true", false),
+        ("EnableDeviceUpdate", "false", true),
+    ]));
+    assert!(!s.device_update);
+    let s = InbandSettings::from_list(&list(&[("EnableDeviceUpdate", "true", true)]));
+    assert!(!s.device_update, "updatesServerEnabled must be true");
+    // lync/SfBDeviceUpdate: 0 only when no DHCP/static firmware URL; 1 always.
+    let on = InbandSettings::from_list(&list(&[("updatesServerEnabled", "true", false)]));
+    assert!(on.use_device_update(false, false));
+    assert!(!on.use_device_update(false, true));
+    assert!(on.use_device_update(true, true));
+    // Not provisioned: incoming calls only while locked.
+    let none = InbandSettings::from_list(&ProvisionGroupList::default());
+    assert_eq!(none.locked_calls, LockedCalls::IncomingOnly);
+    assert!(!none.device_update && none.power_save.is_none() && !none.hybrid_media_bypass());
+    let z = InbandSettings::from_list(&list(&[("DisableHandsetOnLockedMachine", "0", true)]));
+    assert_eq!(z.locked_calls, LockedCalls::Both);
+    // Power save only with all three values and the switch on.
+    let ps = InbandSettings::from_list(&list(&[
+        ("EnablePowerSaveMode", "true", true),
+        ("PowerSaveDuringOfficeHoursTimeoutMS", "1000", true),
+    ]));
+    assert!(ps.power_save.is_none());
+    // Hybrid media bypass only in OnPremOnlineHybrid mode with a service URL.
+    let hm = InbandSettings::from_list(&list(&[("VoiceDeploymentMode", "OnPrem", true)]));
+    assert!(!hm.hybrid_media_bypass());
+}
+
+#[test]
+fn location_profile_rules() {
+    let p = LocationProfile::parse(LOCATION_PROFILE.as_bytes()).unwrap();
+    assert_eq!(p.name, "Redmond.contoso.com");
+    assert_eq!(p.rules.len(), 4);
+    assert_eq!(p.external_access_prefix.as_deref(), Some("9"));
+    assert_eq!(p.optimize_device_dialing, Some(true));
+    assert_eq!(p.rules[0].internal_extension, Some(true));
+    let (n, r) = p.normalize("4321").unwrap();
+    assert_eq!(n, "+14255554321");
+    assert_eq!(r.internal_extension, Some(true));
+    assert_eq!(p.normalize("5550100").unwrap().0, "+14255550100");
+    // The backreference rule cannot be evaluated and is skipped.
+    assert!(!p.rules[3].usable());
+    assert_eq!(p.normalize("111111"), None);
+    assert_eq!(p.normalize(&"1".repeat(100)), None);
+    assert_eq!(LocationProfile::parse(p.emit().as_bytes()).unwrap(), p);
+    // [MC-RegEx] substitutions: $n takes the longest group number that exists, $$ is a
+    // dollar, $& the match, ${n} a group.
+    let r = Rule::new(r"^(\d)(\d)$", "$12-$$-$&-${2}x");
+    assert_eq!(r.apply("47").unwrap(), "42-$-47-7x");
+    // Missing Pattern is a typed error (2.2.8.2: MUST include Pattern and Translation).
+    let bad = format!(
+        "<LocationProfileDescription xmlns=\"{}\"><Name>x</Name><Rule><Translation>1</Translation></Rule></LocationProfileDescription>",
+        provisioning::NS_LOCATION_PROFILE
+    );
+    assert_eq!(
+        LocationProfile::parse(bad.as_bytes()),
+        Err(XmlError::Missing("Pattern"))
+    );
+    // A DTD (entity expansion) is refused.
+    let dtd = b"<!DOCTYPE a [<!ENTITY x \"y\">]><LocationProfileDescription/>";
+    assert!(matches!(
+        LocationProfile::parse(dtd),
+        Err(XmlError::Syntax(_))
+    ));
+}
+
+#[test]
+fn publish_documents() {
+    let p = presence::machine_state(
+        "sip:alice@contoso.com",
+        Availability::Inactive,
+        7,
+        3,
+        &[2, 3],
+    );
+    let back = Publish::parse(p.emit().as_bytes()).unwrap();
+    assert_eq!(back, p);
+    assert_eq!(back.publications[1].availability, Some(5000));
+    assert_eq!(
+        back.publications[1].state_type.as_deref(),
+        Some("machineState")
+    );
+    for (n, a) in [
+        (3500, Availability::Available),
+        (5000, Availability::Inactive),
+        (6500, Availability::Busy),
+        (9500, Availability::DoNotDisturb),
+        (15500, Availability::Away),
+        (18500, Availability::Offline),
+    ] {
+        assert_eq!(a.number(), n);
+        assert_eq!(Availability::from_number(n), a);
+    }
+    assert!(matches!(
+        Publish::parse(b"<publish><publications uri=\"sip:a@b\"><publication categoryName=\"state\" instance=\"x\" container=\"2\" version=\"0\"/></publications></publish>"),
+        Err(XmlError::Value("publication"))
+    ));
+}
+
+fn failure(code: u16, diag: Option<&str>) -> Vec<u8> {
+    let mut req = MessageBuf::request(Method::Register, "sip:contoso.com");
+    req.push(
+        HeaderName::Via,
+        "SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bK1",
+    );
+    req.push(HeaderName::From, "<sip:alice@contoso.com>;tag=1");
+    req.push(HeaderName::To, "<sip:alice@contoso.com>");
+    req.push(HeaderName::CallId, "c1");
+    req.push(HeaderName::CSeq, "1 REGISTER");
+    let req = req.to_bytes();
+    let mut r = response_to(&Message::parse(&req).unwrap(), code, Some("t"));
+    if let Some(d) = diag {
+        r.push(HeaderName::MsDiagnostics, d);
+    }
+    r.to_bytes()
+}
+
+/// Failure responses to the screen texts of the manual's Table 2-9 and section 8.
+#[test]
+fn failures_map_to_the_manuals_notifications() {
+    let r = failure(
+        403,
+        Some("4011;reason=\"User account is disabled\";source=\"sfb.contoso.com\""),
+    );
+    let n = diagnostics::notification(&Message::parse(&r).unwrap()).unwrap();
+    assert_eq!(n.text, INVALID_CREDENTIALS);
+    assert_eq!(n.section, "8.1");
+    assert_eq!(
+        n.diagnostics,
+        Some((4011, "User account is disabled".into()))
+    );
+    let r = failure(404, None);
+    assert_eq!(
+        diagnostics::notification(&Message::parse(&r).unwrap())
+            .unwrap()
+            .text,
+        SERVER_NOT_FOUND
+    );
+    for code in [408, 503, 504] {
+        let r = failure(code, None);
+        assert_eq!(
+            diagnostics::notification(&Message::parse(&r).unwrap())
+                .unwrap()
+                .text,
+            CANNOT_CONNECT
+        );
+    }
+    assert_eq!(
+        diagnostics::notification(&Message::parse(&failure(486, None)).unwrap()),
+        None
+    );
+}
+
+/// The sign-in reports the manual's texts: a 404 with ms-diagnostics from the registrar,
+/// and a transaction that got no response.
+#[test]
+fn sign_in_failures_show_the_manuals_texts() {
+    let now = Instant::now();
+    let mut p = phone();
+    p.register(now);
+    let req = p.poll_request().unwrap();
+    let mut r = response_to(&Message::parse(&req).unwrap(), 404, Some("t"));
+    r.push(
+        HeaderName::MsDiagnostics,
+        "4005;reason=\"Destination URI either not enabled for SIP or does not exist\"",
+    );
+    p.handle_response(now, &r.to_bytes());
+    assert_eq!(
+        p.poll_event(),
+        Some(SipeEvent::Failed {
+            code: 404,
+            reason: format!(
+                "{SERVER_NOT_FOUND} (4005: Destination URI either not enabled for SIP or does not exist)"
+            )
+        })
+    );
+    let mut q = phone();
+    q.register(now);
+    let _ = q.poll_request();
+    q.handle_failure(now, 408);
+    assert_eq!(
+        q.poll_event(),
+        Some(SipeEvent::Failed {
+            code: 408,
+            reason: CANNOT_CONNECT.into()
+        })
+    );
+}
+
+fn text() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9&<>\"' é+$^()\\\\:;=/.\t\r\n-]{0,16}"
+}
+
+fn name() -> impl Strategy<Value = String> {
+    "[a-zA-Z_][a-zA-Z0-9_.-]{0,10}"
+}
+
+proptest! {
+    #[test]
+    fn provision_group_lists_round_trip(
+        groups in prop::collection::vec(
+            (text(), prop::option::of(text()),
+             prop::collection::vec((name(), text(), any::<bool>()), 0..6)),
+            0..4)
+    ) {
+        let l = ProvisionGroupList {
+            groups: groups.into_iter().map(|(n, o, items)| ProvisionGroup {
+                name: n, opaque: o,
+                items: items.into_iter().map(|(n, v, p)| if p {
+                    Item::Property { name: n, value: v }
+                } else {
+                    Item::Element { name: n, value: v }
+                }).collect(),
+            }).collect(),
+        };
+        let once = ProvisionGroupList::parse(l.emit().as_bytes()).unwrap();
+        let twice = ProvisionGroupList::parse(once.emit().as_bytes()).unwrap();
+        prop_assert_eq!(&once, &twice);
+        // Values come back trimmed; everything else as given (canonical order).
+        let mut want = l.canonical();
+        for g in &mut want.groups {
+            for i in &mut g.items {
+                match i {
+                    Item::Element { value, .. } | Item::Property { value, .. } => {
+                        *value = value.trim().to_string()
+                    }
+                }
+            }
+        }
+        prop_assert_eq!(once, want);
+    }
+
+    #[test]
+    fn publish_round_trips(uri in text(), pubs in prop::collection::vec(
+        (name(), any::<u32>(), any::<u32>(), any::<u32>(), name(),
+         prop::option::of(name()), prop::option::of(any::<u32>()), prop::option::of(any::<bool>())), 0..5)) {
+        let p = Publish { uri, publications: pubs.into_iter().map(|(c, i, k, v, e, t, a, m)| Publication {
+            category: c, instance: i, container: k, version: v, expire_type: e,
+            state_type: t, availability: a, manual: m }).collect() };
+        prop_assert_eq!(Publish::parse(p.emit().as_bytes()).unwrap(), p);
+    }
+
+    #[test]
+    fn location_profiles_round_trip(n in text(), rules in prop::collection::vec(
+        (text(), text(), prop::option::of(any::<bool>()), prop::option::of(any::<bool>())), 0..5),
+        prefix in prop::option::of(text()), opt in prop::option::of(any::<bool>())) {
+        let p = LocationProfile {
+            name: n.trim().to_string(),
+            rules: rules.into_iter().map(|(pa, tr, a, b)| {
+                let mut r = Rule::new(pa.trim(), tr.trim());
+                r.internal_extension = a;
+                r.device_dialing = b;
+                r
+            }).collect(),
+            external_access_prefix: prefix.map(|s| s.trim().to_string()),
+            optimize_device_dialing: opt,
+        };
+        prop_assert_eq!(LocationProfile::parse(p.emit().as_bytes()).unwrap(), p);
+    }
+
+    #[test]
+    fn arbitrary_bodies_fail_cleanly(b in prop::collection::vec(any::<u8>(), 0..300)) {
+        let _ = ProvisionGroupList::parse(&b);
+        let _ = LocationProfile::parse(&b);
+        let _ = Publish::parse(&b);
+    }
+}
