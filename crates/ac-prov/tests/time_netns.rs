@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ac_cfg::{Config, Model};
 use ac_prov::dhcp::{ClientConfig, DhcpClient, Event, LeaseInfo};
-use ac_prov::driver::net::{resolve_servers, run_sntp};
+use ac_prov::driver::net::{ntp_srv_servers, resolve_servers, run_sntp};
 use ac_prov::driver::{dhcp_socket, run_dhcp};
 use ac_prov::sntp::{ClientTuning, NtpEvent, NtpSettings, ServerSource, SntpClient};
 use ac_prov::tz::{self, ClockFormat, OffsetSource, RuleDate, TimeZone, Transition, Weekday};
@@ -177,6 +177,53 @@ fn syncs_from_dhcp_servers_fails_over_to_secondary_and_applies_option_2() {
     let lt = tz::local_time(&tz2, secs);
     assert_eq!(lt.offset, 330);
     assert_eq!(lt.format_time(ClockFormat::H24).len(), 5);
+}
+
+/// `_ntp._udp.<SIP domain>` SRV records (manual 8.5; deployment notes "SRV Records"): dnsmasq
+/// (the DNS server DHCP option 6 names) holds two records; the lower priority value comes
+/// first (RFC 2782), its target resolves to chronyd, and the phone syncs from it.
+#[test]
+fn ntp_servers_from_dns_srv_records_in_priority_order() {
+    let mut net = Net::new();
+    start_chrony(&mut net);
+    let s = net.subnet;
+    net.dnsmasq(&[
+        "--dhcp-option=15,corp.test".to_string(),
+        // Listed backup-first, so the order we return comes from the priorities.
+        "--srv-host=_ntp._udp.corp.test,ntp2.corp.test,123,20,5".to_string(),
+        "--srv-host=_ntp._udp.corp.test,ntp1.corp.test,123,10,5".to_string(),
+        format!("--host-record=ntp1.corp.test,{}", net.server_ip()),
+        format!("--host-record=ntp2.corp.test,10.77.{s}.9"),
+    ]);
+    let info = lease(&net);
+    let dns = std::net::SocketAddr::from((*info.dns_servers.first().expect("option 6"), 53));
+    let domain = info.domain_name.clone().expect("option 15");
+    assert_eq!(domain, "corp.test");
+    let got = in_ns(&net.phone_ns, move || {
+        ntp_srv_servers(dns, &domain, Duration::from_secs(3)).expect("SRV look-up")
+    });
+    assert_eq!(
+        got,
+        vec![
+            (net.server_ip().to_string(), 123),
+            (format!("10.77.{s}.9"), 123)
+        ]
+    );
+    // No records for another domain: an empty list, not an error.
+    let none = in_ns(&net.phone_ns, move || {
+        ntp_srv_servers(dns, "other.test", Duration::from_secs(3)).expect("look-up")
+    });
+    assert!(none.is_empty(), "{none:?}");
+
+    let servers: Vec<std::net::SocketAddr> = got
+        .iter()
+        .map(|(a, p)| format!("{a}:{p}").parse().expect("addr"))
+        .collect();
+    let (events, _, _) = sntp_in_phone(&net, servers.clone());
+    match events.last() {
+        Some(NtpEvent::Synced(s)) => assert_eq!(s.server, servers[0]),
+        e => panic!("{e:?}"),
+    }
 }
 
 #[test]

@@ -218,3 +218,123 @@ pub fn run_eapol(
         }
     }
 }
+
+/// One blocking DNS query over UDP to `dns`; the answer and additional records.
+fn dns_query(
+    dns: std::net::SocketAddr,
+    name: &str,
+    rtype: hickory_proto::rr::RecordType,
+    timeout: std::time::Duration,
+) -> io::Result<hickory_proto::op::Message> {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::Name;
+    let bad = |e: String| io::Error::new(io::ErrorKind::InvalidData, e);
+    let n = Name::from_ascii(name).map_err(|e| bad(e.to_string()))?;
+    let id = (std::process::id() as u16) ^ (name.len() as u16).rotate_left(7);
+    let mut m = Message::new();
+    m.set_id(id)
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Query)
+        .set_recursion_desired(true)
+        .add_query(Query::query(n, rtype));
+    let q = m.to_vec().map_err(|e| bad(e.to_string()))?;
+    let bind: std::net::SocketAddr = if dns.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let sock = std::net::UdpSocket::bind(bind)?;
+    sock.connect(dns)?;
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 4096];
+    for _ in 0..2 {
+        sock.send(&q)?;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            sock.set_read_timeout(Some(
+                left.min(timeout / 2)
+                    .max(std::time::Duration::from_millis(1)),
+            ))?;
+            match sock.recv(&mut buf) {
+                Ok(n) => {
+                    if let Ok(r) = Message::from_vec(&buf[..n]) {
+                        if r.id() == id && r.message_type() == MessageType::Response {
+                            return Ok(r);
+                        }
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Err(io::Error::new(io::ErrorKind::TimedOut, "no DNS answer"))
+}
+
+/// The NTP servers of `_ntp._udp.<domain>` SRV records (manual 8.5, deployment notes), asked
+/// of the DNS server `dns` (DHCP option 6): ordered by priority, then weight (heaviest
+/// first, RFC 2782), each target given as its IPv4 address (from the additional section or
+/// an A query) when it resolves, else as its name.
+pub fn ntp_srv_servers(
+    dns: std::net::SocketAddr,
+    domain: &str,
+    timeout: std::time::Duration,
+) -> io::Result<Vec<(String, u16)>> {
+    use hickory_proto::rr::{RData, RecordType};
+    let d = domain.trim().trim_end_matches('.');
+    if d.is_empty() {
+        return Ok(Vec::new());
+    }
+    let m = dns_query(dns, &format!("_ntp._udp.{d}."), RecordType::SRV, timeout)?;
+    let mut srv: Vec<(u16, u16, u16, String)> = m
+        .answers()
+        .iter()
+        .filter_map(|r| match r.data() {
+            Some(RData::SRV(s)) => {
+                Some((s.priority(), s.weight(), s.port(), s.target().to_ascii()))
+            }
+            _ => None,
+        })
+        // RFC 2782: a target of "." means the service is not available.
+        .filter(|s| s.3 != ".")
+        .collect();
+    srv.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    let mut out = Vec::new();
+    for (_, _, port, target) in srv {
+        let t = target.trim_end_matches('.');
+        let from_additional = m.additionals().iter().find_map(|r| match r.data() {
+            Some(RData::A(a))
+                if r.name()
+                    .to_ascii()
+                    .trim_end_matches('.')
+                    .eq_ignore_ascii_case(t) =>
+            {
+                Some(a.0)
+            }
+            _ => None,
+        });
+        let addr = match from_additional {
+            Some(a) => Some(a),
+            None => dns_query(dns, &format!("{t}."), RecordType::A, timeout)
+                .ok()
+                .and_then(|r| {
+                    r.answers().iter().find_map(|x| match x.data() {
+                        Some(RData::A(a)) => Some(a.0),
+                        _ => None,
+                    })
+                }),
+        };
+        out.push((addr.map_or_else(|| t.to_string(), |a| a.to_string()), port));
+    }
+    Ok(out)
+}
