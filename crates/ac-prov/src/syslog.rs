@@ -245,34 +245,54 @@ impl Message {
             nil(&self.procid),
             nil(&self.msgid)
         );
-        if self.sd.is_empty() {
+        // The datagram is cut to MAX_DATAGRAM (RFC 5426 3.2 lets a receiver drop longer ones).
+        // Only MSG may be cut: a cut inside STRUCTURED-DATA would send a message no receiver
+        // can parse, so SD elements that do not fit are left out whole.
+        let mut sd_text = String::new();
+        for (id, params) in &self.sd {
+            let mut e = String::new();
+            Self::push_sd_element(&mut e, id, params);
+            if s.len() + sd_text.len() + e.len() > MAX_DATAGRAM {
+                break;
+            }
+            sd_text.push_str(&e);
+        }
+        if sd_text.is_empty() {
             s.push('-');
         }
-        for (id, params) in &self.sd {
-            s.push('[');
-            s.push_str(id);
-            for (k, v) in params {
-                s.push(' ');
-                s.push_str(k);
-                s.push_str("=\"");
-                for ch in v.chars() {
-                    // RFC 5424 6.3.3: '"', '\' and ']' MUST be escaped.
-                    if matches!(ch, '"' | '\\' | ']') {
-                        s.push('\\');
-                    }
-                    s.push(ch);
-                }
-                s.push('"');
-            }
-            s.push(']');
-        }
+        s.push_str(&sd_text);
         let mut out = s.into_bytes();
+        let header = out.len();
         if !self.msg.is_empty() {
             out.push(b' ');
             out.extend_from_slice("\u{feff}".as_bytes());
             out.extend_from_slice(self.msg.as_bytes());
         }
-        truncate_utf8(out)
+        let mut out = truncate_utf8(out);
+        // Nothing of MSG left after the cut: no SP and BOM either (they announce a MSG).
+        if out.len() <= header + 4 {
+            out.truncate(header);
+        }
+        out
+    }
+
+    fn push_sd_element(s: &mut String, id: &str, params: &[(String, String)]) {
+        s.push('[');
+        s.push_str(id);
+        for (k, v) in params {
+            s.push(' ');
+            s.push_str(k);
+            s.push_str("=\"");
+            for ch in v.chars() {
+                // RFC 5424 6.3.3: '"', '\' and ']' MUST be escaped.
+                if matches!(ch, '"' | '\\' | ']') {
+                    s.push('\\');
+                }
+                s.push(ch);
+            }
+            s.push('"');
+        }
+        s.push(']');
     }
 
     /// RFC 3164 4.1: `<PRI>Mmm dd hh:mm:ss HOSTNAME TAG[PID]: MSG` (local time).
@@ -558,6 +578,47 @@ impl Logger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `syslog_message` fuzz target: a cut inside MSG that leaves only SP + BOM,
+    /// or an SD element longer than the datagram, must still give a parseable datagram that
+    /// emits the same bytes again.
+    #[test]
+    fn oversize_datagrams_are_cut_only_in_msg() {
+        let base = Message {
+            facility: 20,
+            severity: Severity::Notice,
+            timestamp: None,
+            hostname: Some("phone".into()),
+            app_name: Some("ac".into()),
+            procid: None,
+            msgid: None,
+            sd: vec![("a@1".into(), vec![("k".into(), "v".into())])],
+            msg: String::new(),
+        };
+        let head = base.to_rfc5424().len();
+        // MSG entirely cut away: exactly the header and SD, no SP + BOM.
+        let mut m = base.clone();
+        m.msg = "x".repeat(MAX_DATAGRAM);
+        let w = m.to_rfc5424();
+        assert_eq!(w.len(), MAX_DATAGRAM);
+        let mut m2 = base.clone();
+        m2.msg = "y".into();
+        let pad = MAX_DATAGRAM - head - 2; // SP + BOM + 1 byte would be head + 5
+        m2.sd[0].1[0].1 = "v".repeat(pad);
+        let w2 = m2.to_rfc5424();
+        assert!(w2.len() <= MAX_DATAGRAM);
+        let r2 = Message::parse_rfc5424(&w2).expect("parses");
+        assert_eq!(r2.msg, "");
+        assert_eq!(r2.to_rfc5424(), w2);
+        // An SD element that cannot fit is left out whole.
+        let mut m3 = base.clone();
+        m3.sd.push(("b@1".into(), vec![("k".into(), "\\".repeat(MAX_DATAGRAM))]));
+        m3.msg = "hello".into();
+        let w3 = m3.to_rfc5424();
+        let r3 = Message::parse_rfc5424(&w3).expect("parses");
+        assert_eq!(r3.sd, base.sd);
+        assert_eq!(r3.msg, "hello");
+    }
 
     #[test]
     fn rfc5424_example_and_roundtrip() {
