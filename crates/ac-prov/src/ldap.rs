@@ -239,13 +239,21 @@ impl<'a> P<'a> {
 }
 
 fn esc_bytes(v: &[u8], out: &mut String) {
-    // Printable ASCII other than the specials stays; everything else as \XX (valid UTF-8
-    // would be allowed raw, but escaping keeps emit total and canonical).
-    for &c in v {
-        if c.is_ascii_graphic() && !matches!(c, b'*' | b'(' | b')' | b'\\') || c == b' ' {
-            out.push(c as char);
-        } else {
-            out.push_str(&format!("\\{c:02x}"));
+    // RFC 4515 3: only NUL, '(', ')', '*' and '\' MUST be escaped in a value; other valid
+    // UTF-8 stays as it is, and bytes that are not UTF-8 are escaped (the filter string
+    // itself must be UTF-8). This keeps the emitted filter no longer than any text that
+    // parses to it, so whatever parsed within MAX_FILTER re-parses after emit (the
+    // `ldap_filter` fuzz target found that escaping every non-ASCII byte broke that).
+    for chunk in v.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if matches!(c, '\0' | '(' | ')' | '*' | '\\') {
+                out.push_str(&format!("\\{:02x}", c as u32));
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\{b:02x}"));
         }
     }
 }
@@ -534,6 +542,21 @@ pub fn sort_entries(v: &mut [DirectoryEntry]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `ldap_filter` fuzz target: a filter near MAX_FILTER whose value holds raw
+    /// control characters must re-parse after emit (emit escapes only what RFC 4515 requires).
+    #[test]
+    fn emitted_filter_never_outgrows_its_source() {
+        let src = format!(
+            "(cn=a{}b\\2a\\ff\\c3\\a9)",
+            "\u{18}".repeat(MAX_FILTER - 30)
+        );
+        let f = Filter::parse(&src).expect("parses");
+        let e = f.emit();
+        assert!(e.len() <= src.len(), "{} > {}", e.len(), src.len());
+        assert_eq!(Filter::parse(&e).expect("re-parses"), f);
+        assert!(e.ends_with("b\\2a\\ffé)"), "{}", &e[e.len() - 12..]);
+    }
 
     #[test]
     fn manual_templates() {

@@ -612,7 +612,8 @@ mod tests {
         assert_eq!(r2.to_rfc5424(), w2);
         // An SD element that cannot fit is left out whole.
         let mut m3 = base.clone();
-        m3.sd.push(("b@1".into(), vec![("k".into(), "\\".repeat(MAX_DATAGRAM))]));
+        m3.sd
+            .push(("b@1".into(), vec![("k".into(), "\\".repeat(MAX_DATAGRAM))]));
         m3.msg = "hello".into();
         let w3 = m3.to_rfc5424();
         let r3 = Message::parse_rfc5424(&w3).expect("parses");
