@@ -164,6 +164,15 @@ impl Subscription {
         self.send_subscribe();
     }
 
+    /// Refreshes the subscription now, in its dialog (RFC 6665 4.1.2.2): a notifier answers
+    /// a refresh with a NOTIFY of the full state (used when a partial state was missed).
+    pub fn refresh(&mut self, _now: Instant) {
+        if self.to_tag.is_some() && !self.in_flight && !self.unsubscribing {
+            self.refresh_at = None;
+            self.send_subscribe();
+        }
+    }
+
     fn send_subscribe(&mut self) {
         self.cseq += 1;
         let expires = if self.unsubscribing {
