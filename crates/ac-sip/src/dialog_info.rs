@@ -210,7 +210,7 @@ fn participant(n: roxmltree::Node<'_, '_>, what: &'static str) -> Result<Partici
 
 fn digits<T: std::str::FromStr>(s: &str, what: &'static str) -> Result<T> {
     let s = s.trim();
-    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(XmlError::Value(what));
     }
     s.parse().map_err(|_| XmlError::Value(what))
