@@ -2,7 +2,8 @@
 //! (RFC 4235) of a monitored URI, and the lamp state derived from its NOTIFY bodies.
 //!
 //! The lamp is [`BlfState::Idle`] (no dialog), [`BlfState::Early`] (a dialog in trying,
-//! proceeding or early: the monitored user is ringing or calling, see the direction),
+//! proceeding or early: the monitored user is ringing or calling, see the direction; ringing
+//! wins over calling),
 //! [`BlfState::Confirmed`] (in a call) or [`BlfState::Terminated`] (the last dialog just
 //! ended; the next document without dialogs makes it idle). Documents follow RFC 4235 4.1.1:
 //! one with a version not above the last one seen is stale and ignored; `full` replaces what
@@ -195,15 +196,19 @@ impl BlfWatcher {
             }
         }
         self.version = Some(doc.version);
-        let rank = |s: DialogState| match s {
-            DialogState::Confirmed => 3,
-            DialogState::Trying | DialogState::Proceeding | DialogState::Early => 2,
-            DialogState::Terminated => 1,
+        // The lamp shows the most telling dialog: in a call, else ringing here (an early
+        // dialog we could pick up), else calling out, else just ended.
+        let rank = |d: &Dialog| match (d.state, d.direction) {
+            (DialogState::Confirmed, _) => 4,
+            (DialogState::Terminated, _) => 1,
+            (_, Some(DialogDirection::Recipient)) => 3,
+            _ => 2,
         };
         let top = self
             .dialogs
             .iter()
-            .max_by_key(|d| rank(d.state))
+            .rev()
+            .max_by_key(|d| rank(d))
             .map(|d| (d.state, d.direction, peer(d)));
         let (state, dir, who) = match top {
             None => (BlfState::Idle, None, None),
