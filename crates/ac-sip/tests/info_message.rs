@@ -3,7 +3,8 @@
 //! event with its key, a malformed body refused with 400), OPTIONS in the dialog (200 with
 //! Allow and the dialog's tag) and a text/plain MESSAGE in the call; pager-mode MESSAGE
 //! outside a call (200, surfaced as an event; an unreadable type 415); and our phone sends
-//! DTMF INFOs in a call to sipp, which checks their bodies.
+//! DTMF INFOs in a call to sipp, which checks their bodies, and to baresip (through
+//! kamailio), which reports the keys.
 
 mod peers;
 
@@ -151,4 +152,28 @@ fn we_send_dtmf_info_that_sipp_checks() {
     us.event(T, |v| v["event"] == "ended" && v["code"] == 200);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{}", logs(dir.path()));
+}
+
+/// baresip reads DTMF relayed in SIP INFO (application/dtmf-relay): the keys we send in a
+/// call through kamailio are the keys it reports, each INFO answered 200. (baresip 1.0 itself
+/// sends DTMF only as RFC 4733 events, so it cannot be the sender here; sipp is, above.)
+#[test]
+fn we_send_dtmf_info_that_baresip_receives() {
+    let k = peers::kamailio();
+    let mut bob = peers::Baresip::start(&k, "bob");
+    let mut us = Ours::start(&k, "alice", &[]);
+    us.cmd("dial sip:bob@example.com");
+    bob.out.wait(T, |l| l.contains("Incoming call from"));
+    bob.cmd("/accept");
+    us.event(T, |v| v["event"] == "answered");
+    bob.out.wait(T, |l| l.contains("Call established"));
+    for key in ["1", "5", "#"] {
+        us.cmd(&format!("dtmf {key}"));
+        let a = us.event(T, |v| v["event"] == "info_answered");
+        assert_eq!(a["code"], 200, "{a}");
+        let l = bob.out.wait(T, |l| l.contains("received DTMF"));
+        assert!(l.contains(&format!("'{key}'")), "{l}");
+    }
+    us.cmd("hangup");
+    us.event(T, |v| v["event"] == "ended" && v["code"] == 200);
 }
