@@ -89,6 +89,11 @@ impl BlfWatcher {
         &self.sub
     }
 
+    /// Digest credentials for a notifier that challenges SUBSCRIBE.
+    pub fn set_credentials(&mut self, username: &str, password: &str) {
+        self.sub.set_credentials(username, password);
+    }
+
     /// The lamp now (`None` before the first NOTIFY).
     pub fn state(&self) -> Option<(BlfState, Option<DialogDirection>)> {
         self.lamp

@@ -1493,6 +1493,17 @@ impl Phone {
                     text: text.to_string(),
                 });
             }
+            // A MESSAGE body the phone cannot show (its type passed the 8.2.3 check as one the
+            // stack reads elsewhere, such as application/pidf+xml): 415 naming text/plain.
+            Method::Message => {
+                let local = call
+                    .and_then(|c| self.calls.get(&c))
+                    .map(|c| c.local_tag.clone())
+                    .unwrap_or(tag);
+                let mut r = response_to(&m, 415, Some(&local));
+                r.push(HeaderName::Accept, "text/plain");
+                let _ = self.tx.respond(now, tx, r.to_bytes());
+            }
             _ => {
                 if let (Some(call), Some(c)) = (call, call.and_then(|c| self.calls.get_mut(&c))) {
                     if let Some(d) = c.dialog.as_mut() {

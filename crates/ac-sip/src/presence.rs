@@ -54,6 +54,11 @@ impl PresenceWatcher {
     pub fn subscription(&self) -> &Subscription {
         &self.sub
     }
+
+    /// Digest credentials for a notifier that challenges SUBSCRIBE.
+    pub fn set_credentials(&mut self, username: &str, password: &str) {
+        self.sub.set_credentials(username, password);
+    }
     pub fn subscribe(&mut self, now: Instant) {
         self.sub.subscribe(now);
     }
@@ -188,6 +193,7 @@ pub struct Publisher {
     retry_at: Option<Instant>,
     requests: VecDeque<Vec<u8>>,
     events: VecDeque<PubEvent>,
+    auth: crate::auth::DigestClient,
     rng: u64,
 }
 
@@ -217,8 +223,14 @@ impl Publisher {
             retry_at: None,
             requests: VecDeque::new(),
             events: VecDeque::new(),
+            auth: crate::auth::DigestClient::default(),
             rng,
         }
+    }
+
+    /// Digest credentials for a compositor that challenges PUBLISH (RFC 3261 22.2).
+    pub fn set_credentials(&mut self, username: &str, password: &str) {
+        self.auth = crate::auth::DigestClient::new(username, password);
     }
 
     pub fn state(&self) -> &PubState {
@@ -327,6 +339,14 @@ impl Publisher {
         }
         if !self.cfg.user_agent.is_empty() {
             b.push(HeaderName::UserAgent, self.cfg.user_agent.clone());
+        }
+        let body: &[u8] = match (&self.body, kind) {
+            (Some(body), Kind::Initial | Kind::Modify) => body,
+            _ => b"",
+        };
+        let cnonce = format!("{:016x}", next(&mut self.rng));
+        if let Some((n, v)) = self.auth.header("PUBLISH", &self.cfg.aor, body, &cnonce) {
+            b.push(n, v);
         }
         match (&self.body, kind) {
             (Some(body), Kind::Initial | Kind::Modify) => {
@@ -455,6 +475,11 @@ impl Publisher {
                 } else {
                     self.failed(now, kind, code, None);
                 }
+                return;
+            }
+            401 | 407 if self.auth.on_challenge(&m) == crate::auth::ChallengeOutcome::Retry => {
+                // RFC 3261 22.2: the same request again with credentials (new CSeq).
+                self.send(kind);
                 return;
             }
             423 => {

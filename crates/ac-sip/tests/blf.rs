@@ -2,7 +2,7 @@
 //! pua_dialoginfo) proxies a call between two baresips and publishes the callee's dialog
 //! state itself (RFC 4235 bodies); our `ac-sip-phone` watches the callee's AOR with a
 //! dialog-package subscription and its lamp goes idle -> early (recipient) -> confirmed ->
-//! terminated.
+//! terminated. kamailio challenges the SUBSCRIBE; we answer with digest credentials.
 
 mod peers;
 
@@ -56,6 +56,11 @@ fn a_blf_subscription_tracks_a_baresip_call() {
     let log = k.log();
     assert!(
         log.contains("PRESENCE PUBLISH sip:bob@example.com event dialog"),
+        "{log}"
+    );
+    // kamailio challenged our SUBSCRIBE (407) and accepted the digest answer.
+    assert!(
+        log.contains("AUTHORIZED SUBSCRIBE sip:carol@example.com"),
         "{log}"
     );
 }

@@ -2,7 +2,8 @@
 //! `ac-sip-phone` PUBLISHes its PIDF status (RFC 3903), another one SUBSCRIBEs to it (RFC
 //! 3856) and sees the basic status and note of each publication; the modification carries
 //! SIP-If-Match; the removal (Expires 0) ends the published state. A kamailio restarted in
-//! place forgets our entity-tag: its 412 makes us publish afresh. A virtual-clock check of
+//! place forgets our entity-tag: its 412 makes us publish afresh. kamailio challenges PUBLISH
+//! and SUBSCRIBE; we answer with digest credentials. A virtual-clock check of
 //! the publisher's refresh, 423 and removal requests.
 
 mod peers;
@@ -61,6 +62,15 @@ fn a_watcher_sees_what_we_publish_through_kamailio() {
         "{log}"
     );
     assert!(bob.seen("bad_body").is_empty());
+    // Both PUBLISH and SUBSCRIBE were challenged (407) and answered with digest credentials.
+    assert!(
+        log.contains("AUTHORIZED PUBLISH sip:alice@example.com"),
+        "{log}"
+    );
+    assert!(
+        log.contains("AUTHORIZED SUBSCRIBE sip:bob@example.com"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -366,6 +366,7 @@ fn run(cli: Cli) -> Result<(), String> {
         },
         seed(),
     );
+    publisher.set_credentials(&cli.user, &cli.password);
     let mut pub_tx: Option<TxId> = None;
     // Out-of-dialog SUBSCRIBE and PUBLISH go to the outbound proxy, else to the URI's address.
     let dest_of = |uri: &str| cli.proxy.or_else(|| ac_sip::dialog::uri_addr(uri));
@@ -491,6 +492,7 @@ fn run(cli: Cli) -> Result<(), String> {
                         } else {
                             Watch::Presence(PresenceWatcher::new(sub_cfg(uri), seed()))
                         };
+                        each!(&mut w, x => x.set_credentials(&cli.user, &cli.password));
                         each!(&mut w, x => x.subscribe(now));
                         watches.push((uri.to_string(), w));
                     }

@@ -163,16 +163,22 @@ modparam("pua_dialoginfo", "include_localremote", 1)
 "#,
                 dir = d.display()
             ),
-            r#"  if (is_method("PUBLISH|SUBSCRIBE")) {
+            // PUBLISH and SUBSCRIBE need digest credentials (kamailio's own PUBLISHes of
+            // call state, from its own socket, excepted).
+            format!(
+                r#"  if (is_method("PUBLISH|SUBSCRIBE")) {{
+    if (!($si == "127.0.0.1" && $sp == {port})) {{
+      if (!auth_check("$fd", "subscriber", "1")) {{ auth_challenge("$fd", "1"); exit; }}
+      xlog("L_NOTICE", "AUTHORIZED $rm $fu\n");
+    }}
     xlog("L_NOTICE", "PRESENCE $rm $ru event $hdr(Event) from $si:$sp\n");
-    if (!t_newtran()) { sl_reply_error(); exit; }
+    if (!t_newtran()) {{ sl_reply_error(); exit; }}
     if (is_method("PUBLISH")) {{ handle_publish(); }} else {{ handle_subscribe(); }}
     t_release();
     exit;
-  }
+  }}
 "#
-            .replace("{{", "{")
-            .replace("}}", "}"),
+            ),
             "  if (is_method(\"INVITE\")) { dlg_manage(); }\n",
         )
     } else {
