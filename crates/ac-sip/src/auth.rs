@@ -257,8 +257,6 @@ pub fn authorization(ch: &AuthParams<'_>, i: &DigestInput<'_>) -> Result<String>
     Ok(s)
 }
 
-/// Server side: checks credentials against a password (used by tests and by the BToE and
-
 /// What a client should do after a 401/407 ([`DigestClient::on_challenge`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChallengeOutcome {
@@ -365,6 +363,8 @@ impl DigestClient {
         ))
     }
 }
+
+/// Server side: checks credentials against a password (used by tests and by the BToE and
 /// web-admin layers). `method` and `body` are the request's.
 pub fn verify(cred: &AuthParams<'_>, password: &str, method: &str, body: &[u8]) -> bool {
     let (Some(user), Some(uri), Some(resp)) =
