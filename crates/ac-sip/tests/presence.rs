@@ -186,3 +186,41 @@ fn publisher_refreshes_without_body_handles_423_and_removes_with_expires_0() {
     let evs: Vec<PubEvent> = std::iter::from_fn(|| p.poll_event()).collect();
     assert!(evs.contains(&PubEvent::StateChanged(PubState::Removed)));
 }
+
+#[test]
+fn publisher_answers_a_digest_challenge_once_and_gives_up_on_wrong_credentials() {
+    let t0 = Instant::now();
+    let mut p = Publisher::new(
+        PublishConfig {
+            aor: "sip:alice@example.com".into(),
+            via_host: "127.0.0.1:5070".into(),
+            via_transport: "UDP".into(),
+            event: "presence".into(),
+            content_type: "application/pidf+xml".into(),
+            expires: 60,
+            route: None,
+            user_agent: String::new(),
+            retry_after: Duration::from_secs(30),
+        },
+        2,
+    );
+    p.set_credentials("alice", "pa55-a");
+    p.publish(t0, b"<x/>".to_vec());
+    let r1 = p.poll_request().unwrap();
+    let ch = "Digest realm=\"example.com\", nonce=\"n1\", qop=\"auth\"";
+    p.handle_response(t0, &reply(&r1, 407, &[(HeaderName::ProxyAuthenticate, ch)]));
+    let r2 = p
+        .poll_request()
+        .expect("the PUBLISH again, with credentials");
+    let m = Message::parse(&r2).unwrap();
+    let cred = m.first(HeaderName::ProxyAuthorization).unwrap();
+    let params = ac_sip::auth::AuthParams::parse(cred).unwrap();
+    // The server side recomputes the response over the same method and body.
+    assert!(ac_sip::auth::verify(&params, "pa55-a", "PUBLISH", b"<x/>"));
+    assert!(!ac_sip::auth::verify(&params, "wrong", "PUBLISH", b"<x/>"));
+    assert_eq!(m.body, b"<x/>");
+    // The same nonce challenged again: the credentials are wrong; no loop.
+    p.handle_response(t0, &reply(&r2, 407, &[(HeaderName::ProxyAuthenticate, ch)]));
+    assert!(p.poll_request().is_none());
+    assert_eq!(p.state(), &PubState::Failed { code: 407 });
+}
