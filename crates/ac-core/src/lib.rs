@@ -1,5 +1,22 @@
-//! `ac-core`: The phone: composes the layer crates; calls, features and the board interface.
+//! `ac-core`: the phone. Composes the layer crates (ac-cfg, ac-prov, ac-sip, ac-media) into
+//! a desk phone: boot sequence, lines and calls, the feature logic of the 400HD manual, and
+//! the board interface the vendor's C layer talks to (through `ac-ffi`).
 //!
-//! This crate is a placeholder in the workspace layout of the design card; it has no
-//! functionality yet. See the crate README for the issue that fills it in.
+//! - [`board`]: plain, C-representable types the board feeds in and gets out.
+//! - [`phone`]: the sans-IO core ([`Phone`]): `now` in, `handle_*` inputs, `poll_*` outputs,
+//!   `poll_timeout`; no sockets, threads or clocks.
+//! - [`driver`]: the std driver ([`driver::PhoneDriver`]): sockets, threads, crossbeam
+//!   channels, the clock.
 #![forbid(unsafe_code)]
+
+pub mod board;
+pub mod driver;
+pub mod error;
+pub mod features;
+pub mod phone;
+mod resample;
+mod run;
+pub mod wav;
+
+pub use error::CoreError;
+pub use phone::{Phone, PhoneStatus, SignIn};

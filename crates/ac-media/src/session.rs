@@ -564,6 +564,20 @@ impl MediaSession {
         r
     }
 
+    /// One frame time passes with nothing to send (our side on hold, a recvonly/inactive
+    /// stream): the RTP timestamp still advances with the sampling clock (RFC 3550 5.1) so
+    /// the far end's playout stays aligned when sending resumes, and the next packet starts
+    /// a talkspurt (marker, RFC 3551 4.1), as after DTX silence.
+    pub fn skip_frame(&mut self, now: Instant) -> Result<(), MediaError> {
+        self.handle_timeout(now)?;
+        if self.closed {
+            return Err(MediaError::Closed);
+        }
+        self.ts = self.ts.wrapping_add(self.ts_step);
+        self.marker_next = true;
+        Ok(())
+    }
+
     /// Sends a digit as RFC 4733 events of `duration_ms`, after any digit still queued.
     pub fn send_dtmf(
         &mut self,

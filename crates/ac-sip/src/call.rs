@@ -760,6 +760,28 @@ impl Phone {
         Ok(())
     }
 
+    /// Redirects an unanswered incoming call: 302 Moved Temporarily with `target` as the
+    /// Contact (RFC 3261 21.3.3; the phone's call forwarding).
+    pub fn redirect(&mut self, now: Instant, call: CallRef, target: &str) -> Result<(), CallError> {
+        let c = self.calls.get(&call).ok_or(CallError::NoCall)?;
+        if c.state != CallState::Ringing {
+            return Err(CallError::State(c.state));
+        }
+        let tx = c.server_tx.ok_or(CallError::NoCall)?;
+        let mut r = self.uas_response(call, 302).ok_or(CallError::NoCall)?;
+        r.push(HeaderName::Contact, format!("<{target}>"));
+        self.tx
+            .respond(now, tx, r.to_bytes())
+            .map_err(|e| CallError::Tx(e.to_string()))?;
+        self.remove_call(call);
+        self.events.push_back(CallEvent::Ended {
+            call,
+            by_peer: false,
+            code: 302,
+        });
+        Ok(())
+    }
+
     /// Ends a call: CANCEL before the answer (once a provisional arrived, RFC 3261 9.1),
     /// 603 to an unanswered incoming call, BYE after.
     pub fn hangup(&mut self, now: Instant, call: CallRef) -> Result<(), CallError> {
