@@ -1036,6 +1036,25 @@ impl Phone {
             }
             CallEvent::ReofferFailed { .. } | CallEvent::Refreshed { .. } => {}
             CallEvent::Info { .. } => {}
+            // A key the peer sent in a SIP INFO: shown like an RFC 4733 event.
+            CallEvent::Dtmf { call, key, .. } => {
+                if let Some(i) = self.idx_sip(call) {
+                    let id = self.calls[i].id;
+                    self.display(DisplayKind::Dtmf, id, &key.to_string());
+                }
+            }
+            CallEvent::InfoAnswered { .. } => {}
+            // RFC 3428 instant message (already answered 200 by the call core).
+            CallEvent::Message { call, from, text } => {
+                let id = call
+                    .and_then(|c| self.idx_sip(c))
+                    .map_or(0, |i| self.calls[i].id);
+                self.display(
+                    DisplayKind::Notice,
+                    id,
+                    &format!("Message from {from}: {text}"),
+                );
+            }
         }
     }
 
