@@ -18,6 +18,7 @@ use ac_media::session::{Channel, Codec as MCodec, MediaConfig, MediaEvent, Media
 use ac_media::xr::VqMode;
 use ac_prov::dhcp::LeaseInfo;
 use ac_prov::engine::{Action, Engine, FetchError, FirmwareOutcome, Identity, Report, Trigger};
+use ac_prov::sntp::{ClientTuning, NtpEvent, NtpSettings, SntpClient, Sync as TimeSync};
 use ac_sip::call::{CallEvent, CallRef, Phone as SipPhone, PhoneConfig};
 use ac_sip::offer_answer::{Codec as SCodec, CodecList, LocalMedia, Negotiated, SrtpPolicy};
 use ac_sip::register::{RegEvent, Registration, RegistrationConfig};
@@ -150,6 +151,9 @@ pub enum Transmit {
         dest: SocketAddr,
         data: Vec<u8>,
     },
+    /// An SNTP request (RFC 4330) to a time server, from the driver's NTP socket; replies
+    /// go to [`Phone::handle_ntp`].
+    Ntp { dest: SocketAddr, data: Vec<u8> },
 }
 
 /// What the phone asks the driver to do besides sending datagrams.
@@ -165,7 +169,11 @@ pub enum Io {
     Provision(Action),
     /// Persist this configuration as the last good one (atomically).
     SaveConfig(String),
-    /// Set the clock (manual 2.4 NTP) from these servers; answer with [`Phone::handle_time`].
+    /// The time stage (manual 2.4): the NTP servers to use, in order (host names or
+    /// addresses, port 123), from DHCP option 42 / 4 or `system/ntp/*` as table 3-45
+    /// orders them. Answer with [`Phone::handle_ntp_servers`] (the resolved addresses: the
+    /// phone runs SNTP itself through [`Transmit::Ntp`]), or with [`Phone::handle_time`]
+    /// when the driver set the clock by other means.
     SyncTime { servers: Vec<String> },
 }
 
@@ -241,6 +249,10 @@ pub struct Phone {
     boot_deadline: Option<Instant>,
     boot_timeout: Duration,
     rtp_base: Option<u16>,
+    /// The SNTP client of the time stage and of the periodic re-sync (manual 2.4).
+    sntp: Option<SntpClient>,
+    /// The last time sample.
+    utc: Option<TimeSync>,
 }
 
 fn sip_codec(c: SCodec) -> Option<MCodec> {
@@ -312,6 +324,8 @@ impl Phone {
             boot_deadline: None,
             boot_timeout: Duration::from_secs(20),
             rtp_base: None,
+            sntp: None,
+            utc: None,
         };
         p.display(DisplayKind::Boot, 0, "Network");
         p
@@ -426,6 +440,7 @@ impl Phone {
             self.sip.as_ref().and_then(|s| s.poll_timeout()),
             self.reg.as_ref().and_then(|r| r.poll_timeout()),
             self.engine.as_ref().and_then(|e| e.poll_timeout()),
+            self.sntp.as_ref().and_then(|c| c.poll_timeout()),
             self.hotline_at,
             self.boot_deadline,
         ];
@@ -518,6 +533,51 @@ impl Phone {
         self.pump(now);
     }
 
+    /// UTC (Unix nanoseconds) at `now`, once an NTP server answered.
+    pub fn utc_unix_nanos(&self, now: Instant) -> Option<i128> {
+        self.utc.map(|s| s.utc_at(now))
+    }
+
+    /// The last NTP time sample (server, round-trip delay, stratum).
+    pub fn last_time_sync(&self) -> Option<TimeSync> {
+        self.utc
+    }
+
+    /// The resolved addresses of the servers of [`Io::SyncTime`]: the phone asks them in
+    /// order with SNTP (ac-prov's client: 1 s per try, 2 tries per server). The first
+    /// answer ends the time stage; when all fail, registration starts anyway ("Time not
+    /// synchronized") and the client retries with its back-off. An empty list ends the
+    /// stage at once.
+    pub fn handle_ntp_servers(&mut self, now: Instant, servers: Vec<SocketAddr>) {
+        if servers.is_empty() {
+            self.handle_time(now, false);
+            return;
+        }
+        let settings = NtpSettings::from_config(&self.cfg);
+        let tuning = ClientTuning {
+            timeout: Duration::from_secs(1),
+            ..ClientTuning::default()
+        };
+        let mut c = SntpClient::new(
+            servers,
+            settings.sync_interval,
+            tuning,
+            mix(self.seed, 13),
+            now,
+        );
+        c.handle_timeout(now);
+        self.sntp = Some(c);
+        self.pump(now);
+    }
+
+    /// A datagram on the driver's NTP socket.
+    pub fn handle_ntp(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        if let Some(c) = &mut self.sntp {
+            c.handle_input(now, from, data);
+        }
+        self.pump(now);
+    }
+
     /// The clock was set (or could not be): registration starts.
     pub fn handle_time(&mut self, now: Instant, ok: bool) {
         if self.stage != BootStage::Time {
@@ -534,26 +594,27 @@ impl Phone {
         self.boot_deadline = None;
         self.stage = BootStage::Time;
         self.display(DisplayKind::Boot, 0, "Time");
-        // Manual 2.4: NTP servers from DHCP option 42 (else 4) or system/ntp/*.
-        let mut servers: Vec<String> = Vec::new();
+        // Manual 2.4 / table 3-45: NTP servers from DHCP option 42 (else 4) or system/ntp/*
+        // (DHCP's first when network/lan/dhcp/ntp/server_list/enabled).
+        let mut dhcp: Vec<std::net::Ipv4Addr> = Vec::new();
         if let Some(l) = &self.lease {
-            let list = if l.ntp_servers.is_empty() {
-                &l.time_servers
+            dhcp = if l.ntp_servers.is_empty() {
+                l.time_servers.clone()
             } else {
-                &l.ntp_servers
+                l.ntp_servers.clone()
             };
-            servers.extend(list.iter().map(|a| a.to_string()));
         }
-        if self.cfg.get_bool("system/ntp/enabled") == Some(true) {
-            for k in [
-                "system/ntp/primary_server_address",
-                "system/ntp/secondary_server_address",
-            ] {
-                if let Some(s) = self.cfg.get_raw(k).filter(|s| !s.is_empty()) {
-                    servers.push(s.to_string());
-                }
-            }
+        let settings = NtpSettings::from_config(&self.cfg);
+        let servers: Vec<String> = if settings.enabled {
+            settings.servers(&dhcp, &[]).0
+        } else {
+            dhcp.iter()
+                .map(|a| (a.to_string(), ac_prov::sntp::PORT))
+                .collect()
         }
+        .into_iter()
+        .map(|(h, _)| h)
+        .collect();
         if servers.is_empty() {
             self.start_sip(now);
         } else {
@@ -732,6 +793,19 @@ impl Phone {
     fn pump(&mut self, now: Instant) {
         for _ in 0..64 {
             let mut progress = false;
+            if let Some(c) = &mut self.sntp {
+                while let Some((dest, p)) = c.poll_transmit() {
+                    progress = true;
+                    self.transmits.push_back(Transmit::Ntp {
+                        dest,
+                        data: p.to_vec(),
+                    });
+                }
+                if let Some(ev) = c.poll_event() {
+                    progress = true;
+                    self.on_ntp_event(now, ev);
+                }
+            }
             if let Some(e) = &mut self.engine {
                 if let Some(a) = e.poll_action() {
                     progress = true;
@@ -807,6 +881,22 @@ impl Phone {
             if !progress {
                 break;
             }
+        }
+    }
+
+    fn on_ntp_event(&mut self, now: Instant, ev: NtpEvent) {
+        match ev {
+            NtpEvent::Synced(s) => {
+                self.utc = Some(s);
+                if self.stage == BootStage::Time {
+                    self.start_sip(now);
+                }
+            }
+            NtpEvent::AllFailed { .. } if self.stage == BootStage::Time => {
+                self.notice("Time not synchronized");
+                self.start_sip(now);
+            }
+            _ => {}
         }
     }
 
@@ -1430,6 +1520,9 @@ impl Phone {
         }
         if let Some(e) = &mut self.engine {
             e.handle_timeout(now);
+        }
+        if let Some(c) = &mut self.sntp {
+            c.handle_timeout(now);
         }
         if self.boot_deadline.is_some_and(|t| t <= now) && self.stage == BootStage::Provisioning {
             self.notice("Provisioning timed out");

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use ac_prov::dhcp::{ClientConfig, DhcpClient, Event as DhcpEvent, Lease};
 use ac_prov::driver::{dhcp_socket, run_dhcp, Fetcher, TlsMaterial};
 use ac_prov::engine::{Action, FirmwareOutcome};
+use ac_prov::sntp::Sync as TimeSync;
 use ac_sip::driver::{Incoming, TlsSettings, TransportConfig, Transports};
 use crossbeam_channel::{Receiver, Sender};
 
@@ -98,6 +99,7 @@ pub(crate) fn run(
     capture: Receiver<AudioFrame>,
     playback: Sender<AudioFrame>,
     status: Arc<Mutex<PhoneStatus>>,
+    clock: Arc<Mutex<Option<TimeSync>>>,
 ) -> Result<(), CoreError> {
     let seed = if options.seed == 0 {
         os_seed()
@@ -144,6 +146,8 @@ pub(crate) fn run(
     .map_err(|e| CoreError::Io(e.to_string()))?;
     phone.handle_network_up(Instant::now(), sip_addr, lease);
     let mut media: HashMap<u16, Media> = HashMap::new();
+    // The SNTP socket (opened at the time stage).
+    let mut ntp: Option<UdpSocket> = None;
     let mut buf = vec![0u8; 2048];
     let mut last_status = Instant::now() - Duration::from_secs(1);
     let mut stopping: Option<Instant> = None;
@@ -223,6 +227,14 @@ pub(crate) fn run(
                 }
             }
         }
+        if let Some(sock) = &ntp {
+            for _ in 0..8 {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    break;
+                };
+                phone.handle_ntp(Instant::now(), from, &buf[..n]);
+            }
+        }
         if phone.poll_timeout().is_some_and(|t| t <= Instant::now()) {
             phone.handle_timeout(Instant::now());
         }
@@ -260,8 +272,23 @@ pub(crate) fn run(
                             ac_cfg::fsutil::atomic_write(&d.join("current.cfg"), text.as_bytes());
                     }
                 }
-                // The host's clock is already set (SNTP is not done by this driver).
-                Io::SyncTime { .. } => phone.handle_time(Instant::now(), true),
+                // Manual 2.4: SNTP by the phone; the names are resolved here (boot only).
+                Io::SyncTime { servers } => {
+                    let list: Vec<(String, u16)> = servers
+                        .into_iter()
+                        .map(|h| (h, ac_prov::sntp::PORT))
+                        .collect();
+                    let addrs = ac_prov::driver::net::resolve_servers(&list);
+                    match UdpSocket::bind(SocketAddr::new(ip, 0))
+                        .and_then(|s| s.set_nonblocking(true).map(|_| s))
+                    {
+                        Ok(s) => {
+                            ntp = Some(s);
+                            phone.handle_ntp_servers(Instant::now(), addrs);
+                        }
+                        Err(_) => phone.handle_time(Instant::now(), false),
+                    }
+                }
             }
         }
         // Datagrams out.
@@ -270,6 +297,12 @@ pub(crate) fn run(
                 Transmit::Sip(t) => {
                     if net.send(&t).is_err() {
                         phone.handle_sip_error(Instant::now(), t.dest);
+                    }
+                }
+                Transmit::Ntp { dest, data } => {
+                    if let Some(s) = &ntp {
+                        // An unreachable server is the SNTP client's timeout to handle.
+                        let _ = s.send_to(&data, dest);
                     }
                 }
                 Transmit::Media { from, dest, data } => {
@@ -294,6 +327,11 @@ pub(crate) fn run(
             match status.lock() {
                 Ok(mut s) => *s = st,
                 Err(p) => *p.into_inner() = st,
+            }
+            let t = phone.last_time_sync();
+            match clock.lock() {
+                Ok(mut c) => *c = t,
+                Err(p) => *p.into_inner() = t,
             }
         }
         if stopping.is_some_and(|t| Instant::now() >= t) {

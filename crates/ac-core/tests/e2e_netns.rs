@@ -1,6 +1,7 @@
 //! The acceptance test of issue 10, end to end in network namespaces: the phone
 //! (`PhoneDriver`, `NetworkMode::Dhcp` on its veth, run inside the phone namespace) boots
-//! from DHCP option 160 (dnsmasq), provisions its `.cfg` over HTTPS (nginx, test CA), registers
+//! from DHCP option 160 (dnsmasq), provisions its `.cfg` over HTTPS (nginx, test CA), sets its
+//! clock with SNTP from chronyd (DHCP option 42), registers
 //! to kamailio with digest authentication, calls baresip with G.722, sends DTMF, holds,
 //! resumes and blind-transfers baresip to a second baresip; the audio each end received is
 //! checked for the other end's tone frequency.
@@ -118,8 +119,11 @@ fn dhcp_https_provisioning_register_call_dtmf_hold_resume_transfer_audio() {
     std::fs::write(www.join(format!("p/{MAC_HEX}.cfg")), cfg).expect("cfg");
     net.dnsmasq(&[
         format!("--dhcp-option=3,{ip}"),
+        // Option 42: the NTP server of the time stage.
+        format!("--dhcp-option=42,{ip}"),
         format!("--dhcp-option=160,https://{ip}:8443/p/"),
     ]);
+    net.chronyd();
     net.kamailio(None);
     net.baresip("bob", 5070, BOB_HZ);
     net.baresip("carol", 5080, 500.0);
@@ -161,6 +165,19 @@ fn dhcp_https_provisioning_register_call_dtmf_hold_resume_transfer_audio() {
     let to_registered = boot.elapsed();
     let st = phone.status();
     assert_eq!(st.stage, BootStage::Ready);
+    // The time stage asked chronyd (option 42) before registering: the phone's clock is
+    // chronyd's, i.e. this host's within the round trip.
+    let utc = phone
+        .utc_now()
+        .expect("time from the NTP server of option 42");
+    let skew = match utc.duration_since(std::time::SystemTime::now()) {
+        Ok(d) => d,
+        Err(e) => e.duration(),
+    };
+    assert!(
+        skew < Duration::from_millis(100),
+        "phone clock off by {skew:?}"
+    );
     let sip = st.sip_addr.expect("SIP address");
     let dns = net.log("dnsmasq");
     // dnsmasq logs option 160 (a string) as its length and the first bytes in hex.
@@ -269,7 +286,11 @@ fn dhcp_https_provisioning_register_call_dtmf_hold_resume_transfer_audio() {
     wait("call ended", Duration::from_secs(5), || {
         phone.status().calls.is_empty()
     });
-    net.wait_log("baresip-carol", "Call established", Duration::from_secs(5));
+    net.wait_log(
+        "baresip-carol",
+        "Call established: sip:bob@example.com",
+        Duration::from_secs(5),
+    );
 
     drop(board);
     let phone = Arc::try_unwrap(phone).unwrap_or_else(|_| panic!("board still holds the phone"));

@@ -489,6 +489,27 @@ onreply_route[ANSWER] {{
         );
     }
 
+    /// chronyd as the NTP server on the server address (`-x`: never touches the host clock).
+    pub fn chronyd(&mut self) {
+        let conf = self.path("chrony.conf");
+        fs::write(
+            &conf,
+            format!(
+                "bindaddress {}\nport 123\nallow all\nlocal stratum 8\ncmdport 0\npidfile {}\n",
+                self.server_ip(),
+                self.path("chronyd.pid").display()
+            ),
+        )
+        .expect("chrony.conf");
+        let c = conf.to_str().expect("utf-8").to_string();
+        self.spawn(
+            "chronyd",
+            &["chronyd", "-d", "-x", "-u", "root", "-f", &c],
+            None,
+        );
+        self.wait_log("chronyd", "chronyd version", Duration::from_secs(10));
+    }
+
     /// The WAV files baresip `user` recorded of what it received, oldest first.
     pub fn recordings(&self, user: &str) -> Vec<PathBuf> {
         let mut v: Vec<(std::time::SystemTime, PathBuf)> =
