@@ -22,6 +22,7 @@ use ac_prov::sntp::{ClientTuning, NtpEvent, NtpSettings, SntpClient, Sync as Tim
 use ac_sip::call::{CallEvent, CallRef, Phone as SipPhone, PhoneConfig};
 use ac_sip::offer_answer::{Codec as SCodec, CodecList, LocalMedia, Negotiated, SrtpPolicy};
 use ac_sip::register::{RegEvent, Registration, RegistrationConfig};
+use ac_sip::resolve::Target;
 use ac_sip::sdp::Direction;
 use ac_sip::transaction::{Timers, Transport, TxId};
 
@@ -175,6 +176,18 @@ pub enum Io {
     /// phone runs SNTP itself through [`Transmit::Ntp`]), or with [`Phone::handle_time`]
     /// when the driver set the clock by other means.
     SyncTime { servers: Vec<String> },
+    /// The outbound proxy is a host name: resolve this SIP URI by RFC 3263 (NAPTR, SRV for
+    /// TLS, TCP and UDP, then A) and answer with [`Phone::handle_proxy_resolved`]. TLS
+    /// connections to the result check the target's host name in the certificate
+    /// (RFC 5922 7.2).
+    ResolveProxy { uri: String },
+}
+
+/// Where the outbound proxy is, from the configuration.
+enum ProxySpec {
+    Addr(SocketAddr),
+    /// A SIP URI with a host name (and the port when it was configured explicitly).
+    Name(String),
 }
 
 /// Largest number of simultaneous calls (manual 4.13: up to eight).
@@ -622,12 +635,17 @@ impl Phone {
         }
     }
 
-    fn outbound_proxy(&self) -> Result<Option<SocketAddr>, String> {
-        let (addr, port) = if self
+    fn outbound_proxy(&self) -> Result<Option<ProxySpec>, String> {
+        let sip_proxy = self
             .cfg
             .get_bool("voip/signalling/sip/sip_outbound_proxy/enabled")
-            == Some(true)
-        {
+            == Some(true);
+        let port_key = if sip_proxy {
+            "voip/signalling/sip/sip_outbound_proxy/port"
+        } else {
+            "lync/sign_in/fixed_outbound_proxy_port"
+        };
+        let (addr, port) = if sip_proxy {
             (
                 self.cfg
                     .get_raw("voip/signalling/sip/sip_outbound_proxy/addr")
@@ -650,16 +668,82 @@ impl Phone {
         if addr.is_empty() {
             return Ok(None);
         }
-        let ip: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("outbound proxy {addr:?} is not an IP address"))?;
         let port = u16::try_from(port).map_err(|_| format!("bad proxy port {port}"))?;
-        Ok(Some(SocketAddr::new(ip, port)))
+        if let Ok(ip) = addr.parse::<IpAddr>() {
+            return Ok(Some(ProxySpec::Addr(SocketAddr::new(ip, port))));
+        }
+        let name_ok = addr.len() <= 253
+            && addr.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !name_ok {
+            return Err(format!(
+                "outbound proxy {addr:?} is not an address or host name"
+            ));
+        }
+        // RFC 3263 4.2: an explicit port skips the SRV look-up; the default one does not.
+        Ok(Some(ProxySpec::Name(if self.cfg.is_explicit(port_key) {
+            format!("sip:{addr}:{port}")
+        } else {
+            format!("sip:{addr}")
+        })))
+    }
+
+    /// The answer to [`Io::ResolveProxy`]: the targets in order (the first is used), or
+    /// why there are none.
+    pub fn handle_proxy_resolved(&mut self, now: Instant, targets: Result<Vec<Target>, String>) {
+        if self.stage != BootStage::Registration || self.sip.is_some() {
+            return;
+        }
+        match targets.as_ref().map(|t| t.first()) {
+            Ok(Some(t)) => {
+                let (addr, transport) = (t.addr, t.transport);
+                self.sip_with_proxy(now, Some((addr, transport)));
+            }
+            Ok(None) => self.proxy_unresolved("no target"),
+            Err(e) => {
+                let e = e.clone();
+                self.proxy_unresolved(&e);
+            }
+        }
+        self.pump(now);
+    }
+
+    fn proxy_unresolved(&mut self, why: &str) {
+        self.notice(&format!("Outbound proxy: {why}"));
+        self.stage = BootStage::Ready;
+        self.display(DisplayKind::Idle, 0, "Not registered");
+        self.out(BoardOutput::Led(LedId::Line1, LedState::Off));
     }
 
     fn start_sip(&mut self, now: Instant) {
-        let Some(local) = self.sip_addr else { return };
+        if self.sip_addr.is_none() {
+            return;
+        }
         self.stage = BootStage::Registration;
+        let proxy = match self.outbound_proxy() {
+            Ok(Some(ProxySpec::Addr(a))) => Some((a, Transport::Udp)),
+            Ok(Some(ProxySpec::Name(uri))) => {
+                self.display(DisplayKind::Boot, 0, "Resolving the proxy");
+                self.ios.push_back(Io::ResolveProxy { uri });
+                return;
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.notice(&e);
+                None
+            }
+        };
+        self.sip_with_proxy(now, proxy);
+    }
+
+    /// The SIP core and the registration, through `proxy` (address and transport).
+    fn sip_with_proxy(&mut self, now: Instant, proxy: Option<(SocketAddr, Transport)>) {
+        let Some(local) = self.sip_addr else { return };
+        let transport = proxy.map_or(Transport::Udp, |p| p.1);
+        let proxy = proxy.map(|p| p.0);
         self.features = Features::from_config_keep_runtime(&self.cfg, &self.features);
         if let Ok(ms) = MediaSettings::from_config(&self.cfg) {
             self.media_settings = ms;
@@ -667,13 +751,6 @@ impl Phone {
         if let Some(b) = self.rtp_base {
             self.media_settings.rtp_base_port = b;
         }
-        let proxy = match self.outbound_proxy() {
-            Ok(p) => p,
-            Err(e) => {
-                self.notice(&e);
-                None
-            }
-        };
         self.proxy = proxy;
         let user = self.sign_in.user_part().to_string();
         let password = if self.sign_in.password.is_empty() {
@@ -689,7 +766,12 @@ impl Phone {
         } else {
             self.sign_in.user.clone()
         };
-        let contact = format!("sip:{user}@{local}");
+        // RFC 3261 19.1.1 / 18: a stream transport is named in the Contact.
+        let (contact, via_transport) = match transport {
+            Transport::Udp => (format!("sip:{user}@{local}"), "UDP"),
+            Transport::Tcp => (format!("sip:{user}@{local};transport=tcp"), "TCP"),
+            Transport::Tls => (format!("sip:{user}@{local};transport=tls"), "TLS"),
+        };
         let codecs = CodecList(
             CodecList::from_config(&self.cfg)
                 .0
@@ -707,7 +789,7 @@ impl Phone {
             display_name: self.sign_in.display_name.clone(),
             contact: contact.clone(),
             via_host: local.to_string(),
-            transport: Transport::Udp,
+            transport,
             outbound_proxy: proxy,
             username: auth_user.clone(),
             password: password.clone(),
@@ -748,7 +830,7 @@ impl Phone {
                     registrar: format!("sip:{}", self.sign_in.domain()),
                     contact,
                     via_host: local.to_string(),
-                    via_transport: "UDP".into(),
+                    via_transport: via_transport.into(),
                     username: auth_user,
                     password,
                     expires: 300,

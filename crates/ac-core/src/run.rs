@@ -77,6 +77,32 @@ fn dhcp(iface: &str, opts: &DriverOptions, model: &str, seed: u64) -> Result<Lea
     Ok(l)
 }
 
+/// The first `nameserver` of /etc/resolv.conf (static addressing).
+fn system_dns() -> Option<SocketAddr> {
+    let text = std::fs::read_to_string("/etc/resolv.conf").ok()?;
+    text.lines().find_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next() == Some("nameserver"))
+            .then(|| w.next()?.parse::<IpAddr>().ok())
+            .flatten()
+            .map(|ip| SocketAddr::new(ip, 53))
+    })
+}
+
+/// RFC 3263 resolution of the outbound proxy (ac-sip's resolver over UDP DNS), TLS
+/// preferred over TCP over UDP when the DNS offers several.
+fn resolve_proxy(
+    uri: &str,
+    dns: Option<SocketAddr>,
+    seed: u64,
+) -> Result<Vec<ac_sip::resolve::Target>, String> {
+    use ac_sip::transaction::Transport as T;
+    let dns = dns.ok_or("no DNS server (DHCP option 6 or /etc/resolv.conf)")?;
+    let u = ac_sip::uri::SipUri::parse(uri).map_err(|e| format!("{uri}: {e}"))?;
+    let mut r = ac_sip::resolve::Resolver::for_uri(&u, &[T::Tls, T::Tcp, T::Udp], seed);
+    ac_sip::driver::resolve(&mut r, dns).map_err(|e| e.to_string())
+}
+
 struct Media {
     rtp: UdpSocket,
     rtcp: UdpSocket,
@@ -126,11 +152,16 @@ pub(crate) fn run(
             (IpAddr::V4(l.address), Some(l.info))
         }
     };
+    // UDP is bound; TCP and TLS connections are opened to the proxy when it needs them
+    // (RFC 3263 target), trusting the same CAs as HTTPS provisioning.
     let mut net = Transports::new(&TransportConfig {
         udp: Some(SocketAddr::new(ip, options.sip_port)),
         tcp: None,
         tls: None,
-        tls_settings: TlsSettings::default(),
+        tls_settings: TlsSettings {
+            roots: options.ca_certs.clone(),
+            ..TlsSettings::default()
+        },
     })
     .map_err(|e| CoreError::Io(e.to_string()))?;
     let sip_addr = net
@@ -144,6 +175,11 @@ pub(crate) fn run(
         Duration::from_secs(10),
     )
     .map_err(|e| CoreError::Io(e.to_string()))?;
+    let dns: Option<SocketAddr> = lease
+        .as_ref()
+        .and_then(|l| l.dns_servers.first())
+        .map(|a| SocketAddr::new(IpAddr::V4(*a), 53))
+        .or_else(system_dns);
     phone.handle_network_up(Instant::now(), sip_addr, lease);
     let mut media: HashMap<u16, Media> = HashMap::new();
     // The SNTP socket (opened at the time stage).
@@ -266,6 +302,15 @@ pub(crate) fn run(
                     }
                 }
                 Io::Provision(_) => {}
+                Io::ResolveProxy { uri } => {
+                    // RFC 5922 4: a TLS server is checked against the domain of the URI
+                    // that was resolved (the proxy's configured name), not the SRV target.
+                    if let Ok(u) = ac_sip::uri::SipUri::parse(&uri) {
+                        net.set_server_name(Some(u.host.to_string()));
+                    }
+                    let r = resolve_proxy(&uri, dns, seed);
+                    phone.handle_proxy_resolved(Instant::now(), r);
+                }
                 Io::SaveConfig(text) => {
                     if let Some(d) = &options.state_dir {
                         let _ =

@@ -117,12 +117,15 @@ fn dhcp_https_provisioning_register_call_dtmf_hold_resume_transfer_audio() {
     );
     std::fs::create_dir_all(www.join("p")).expect("www/p");
     std::fs::write(www.join(format!("p/{MAC_HEX}.cfg")), cfg).expect("cfg");
-    net.dnsmasq(&[
-        format!("--dhcp-option=3,{ip}"),
-        // Option 42: the NTP server of the time stage.
-        format!("--dhcp-option=42,{ip}"),
-        format!("--dhcp-option=160,https://{ip}:8443/p/"),
-    ]);
+    net.dnsmasq(
+        false,
+        &[
+            format!("--dhcp-option=3,{ip}"),
+            // Option 42: the NTP server of the time stage.
+            format!("--dhcp-option=42,{ip}"),
+            format!("--dhcp-option=160,https://{ip}:8443/p/"),
+        ],
+    );
     net.chronyd();
     net.kamailio(None);
     net.baresip("bob", 5070, BOB_HZ);
@@ -342,4 +345,84 @@ fn dhcp_https_provisioning_register_call_dtmf_hold_resume_transfer_audio() {
         share_bob > 0.8,
         "bob heard the phone's tone share {share_bob:.3}"
     );
+}
+
+/// SIP over TLS to an outbound proxy given by name: the `.cfg` names `sip.example.com`
+/// (default port, so RFC 3263 applies); dnsmasq (DNS of DHCP option 6) has no NAPTR, an SRV
+/// record for `_sips._tcp` and one for `_sip._udp`; the phone prefers TLS, connects to
+/// kamailio's TLS port, checks the certificate against the name (test CA given as
+/// `ca_certs`) and registers with a `;transport=tls` contact.
+#[test]
+fn tls_registration_to_an_outbound_proxy_named_in_dns() {
+    let mut net = Net::new();
+    let ip = net.server_ip();
+    let pki = net.pki();
+    let www = net.nginx(&pki);
+    let cfg = format!(
+        "voip/signalling/sip/sip_outbound_proxy/enabled=1\n\
+         voip/signalling/sip/sip_outbound_proxy/addr=sip.example.com\n\
+         voip/line/0/auth_password={}\n",
+        netns::password("alice")
+    );
+    std::fs::create_dir_all(www.join("p")).expect("www/p");
+    std::fs::write(www.join(format!("p/{MAC_HEX}.cfg")), cfg).expect("cfg");
+    net.dnsmasq(
+        true,
+        &[
+            format!("--dhcp-option=6,{ip}"),
+            format!("--dhcp-option=160,https://{ip}:8443/p/"),
+            format!("--host-record=sip.example.com,{ip}"),
+            "--srv-host=_sips._tcp.sip.example.com,sip.example.com,5061,10,10".into(),
+            "--srv-host=_sip._udp.sip.example.com,sip.example.com,5060,10,10".into(),
+        ],
+    );
+    net.kamailio(Some(&pki));
+    let mut opts = DriverOptions::static_addr(
+        "0.0.0.0".parse().expect("ip"),
+        SignIn {
+            aor: "sip:alice@example.com".into(),
+            user: "alice".into(),
+            password: String::new(),
+            display_name: None,
+        },
+    );
+    opts.network = NetworkMode::Dhcp {
+        interface: net.phone_if.clone(),
+    };
+    opts.mac = MAC;
+    opts.ca_certs = vec![std::fs::read(pki.join("ca.pem")).expect("ca.pem")];
+    opts.seed = 11;
+    let start = Instant::now();
+    let phone = in_ns(&net.phone_ns, move || {
+        PhoneDriver::start(Config::defaults(Model::Hd440), opts, Box::new(|_| {}))
+            .expect("start the phone")
+    });
+    wait("registered over TLS", Duration::from_secs(20), || {
+        phone.status().registered
+    });
+    let to_registered = start.elapsed();
+    let sip = phone.status().sip_addr.expect("SIP address");
+    let k = net.log("kamailio");
+    assert!(
+        k.contains(&format!(
+            "REGISTERED sip:alice@example.com contact <sip:alice@{sip};transport=tls> proto tls"
+        )),
+        "no TLS registration of sip:alice@{sip} in kamailio's log:\n{k}"
+    );
+    assert!(
+        !k.lines().any(|l| l.contains("REQ REGISTER")
+            && l.contains(&sip.ip().to_string())
+            && !l.contains("proto tls")),
+        "the phone sent a REGISTER over another transport:\n{k}"
+    );
+    let dns = net.log("dnsmasq");
+    assert!(
+        dns.contains("query[SRV] _sips._tcp.sip.example.com"),
+        "the phone did not look up the proxy's SRV record:\n{dns}"
+    );
+    eprintln!(
+        "e2e tls: registered over TLS to sip.example.com {:.0} ms after start",
+        to_registered.as_secs_f64() * 1000.0
+    );
+    phone.stop().expect("stop");
 }

@@ -176,8 +176,9 @@ impl Net {
         }
     }
 
-    /// dnsmasq serving DHCP with the given extra options.
-    pub fn dnsmasq(&mut self, extra: &[String]) {
+    /// dnsmasq serving DHCP (and DNS on the server address when `dns`) with the given extra
+    /// options.
+    pub fn dnsmasq(&mut self, dns: bool, extra: &[String]) {
         let s = self.subnet;
         let mut args: Vec<String> = vec![
             "dnsmasq".into(),
@@ -186,7 +187,7 @@ impl Net {
             "--user=root".into(),
             "--no-resolv".into(),
             "--no-hosts".into(),
-            "--port=0".into(),
+            if dns { "--log-queries" } else { "--port=0" }.into(),
             format!("--interface={}", self.srv_if),
             "--bind-interfaces".into(),
             format!("--listen-address={}", self.server_ip()),
@@ -204,8 +205,9 @@ impl Net {
         self.wait_log("dnsmasq", "DHCP, IP range", Duration::from_secs(10));
     }
 
-    /// A test PKI made with the openssl CLI: root CA and a server certificate for the
-    /// server's IP (and `sip.example.com`). Returns the directory.
+    /// A test PKI made with the openssl CLI: root CA, `srv.pem` for the server's IP address
+    /// (nginx) and `sip.pem` for `sip.example.com` only (kamailio's TLS). Returns the
+    /// directory.
     pub fn pki(&self) -> PathBuf {
         let d = self.path("pki");
         fs::create_dir_all(&d).expect("pki dir");
@@ -236,40 +238,52 @@ impl Net {
             "keyUsage=critical,keyCertSign,cRLSign",
         ]);
         must("openssl", &a);
-        let (key, csr, pem, extf) = (p("srv.key"), p("srv.csr"), p("srv.pem"), p("srv.ext"));
-        fs::write(
-            &extf,
-            format!(
-                "subjectAltName=IP:{},DNS:sip.example.com\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
-                self.server_ip()
-            ),
-        )
-        .expect("ext");
-        let mut a = vec!["req"];
-        a.extend_from_slice(&ec);
-        a.extend_from_slice(&["-keyout", &key, "-out", &csr, "-subj", "/CN=srv"]);
-        must("openssl", &a);
-        must(
-            "openssl",
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                &cap,
-                "-CAkey",
-                &cak,
-                "-CAcreateserial",
-                "-out",
-                &pem,
-                "-days",
-                "2",
-                "-sha256",
-                "-extfile",
+        // srv: nginx (by IP address); sip: kamailio's TLS port, by name only (RFC 5922 7.2:
+        // the phone must check the name it resolved, not the address).
+        for (name, san) in [
+            ("srv", format!("IP:{}", self.server_ip())),
+            ("sip", "DNS:sip.example.com".to_string()),
+        ] {
+            let (key, csr, pem, extf) = (
+                p(&format!("{name}.key")),
+                p(&format!("{name}.csr")),
+                p(&format!("{name}.pem")),
+                p(&format!("{name}.ext")),
+            );
+            fs::write(
                 &extf,
-            ],
-        );
+                format!(
+                    "subjectAltName={san}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
+                ),
+            )
+            .expect("ext");
+            let subj = format!("/CN={name}");
+            let mut a = vec!["req"];
+            a.extend_from_slice(&ec);
+            a.extend_from_slice(&["-keyout", &key, "-out", &csr, "-subj", &subj]);
+            must("openssl", &a);
+            must(
+                "openssl",
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    &cap,
+                    "-CAkey",
+                    &cak,
+                    "-CAcreateserial",
+                    "-out",
+                    &pem,
+                    "-days",
+                    "2",
+                    "-sha256",
+                    "-extfile",
+                    &extf,
+                ],
+            );
+        }
         d
     }
 
@@ -324,14 +338,14 @@ impl Net {
                     d.join("tls.cfg"),
                     format!(
                         "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n\
-                         private_key = {p}/srv.key\ncertificate = {p}/srv.pem\n\n\
+                         private_key = {p}/sip.key\ncertificate = {p}/sip.pem\n\n\
                          [client:default]\nverify_certificate = no\nrequire_certificate = no\n",
                         p = pki.display()
                     ),
                 )
                 .expect("tls.cfg");
                 (
-                    format!("listen=tls:{ip}:5061\nenable_tls=yes\n"),
+                    format!("listen=tcp:{ip}:5060\nlisten=tls:{ip}:5061\nenable_tls=yes\ntcp_children=2\n"),
                     format!(
                         "loadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"{}\")\n",
                         d.join("tls.cfg").display()
