@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+pub mod ldap;
+pub mod net;
+pub mod raw;
+
 use crate::dhcp::client::{DhcpClient, Event, CLIENT_PORT};
 use crate::engine::{FetchError, FetchErrorKind, FetchRequest};
 use crate::tftp::{self, ReadClient, ReadOptions, TftpError};

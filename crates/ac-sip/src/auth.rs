@@ -257,6 +257,113 @@ pub fn authorization(ch: &AuthParams<'_>, i: &DigestInput<'_>) -> Result<String>
     Ok(s)
 }
 
+/// What a client should do after a 401/407 ([`DigestClient::on_challenge`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeOutcome {
+    /// Send the request again: [`DigestClient::header`] now answers the challenge.
+    Retry,
+    /// No usable Digest challenge, no credentials, or the same nonce was already answered
+    /// (not stale): the credentials are wrong (RFC 3261 22.2: do not loop).
+    GiveUp,
+}
+
+/// Digest state of one client of non-REGISTER requests (SUBSCRIBE, PUBLISH): the strongest
+/// challenge offered (RFC 8760 2.4), the nonce count, and the nonce last answered.
+#[derive(Debug, Clone, Default)]
+pub struct DigestClient {
+    pub username: String,
+    pub password: String,
+    challenge: Option<(String, bool, u32)>,
+    answered_nonce: Option<String>,
+}
+
+impl DigestClient {
+    pub fn new(username: &str, password: &str) -> DigestClient {
+        DigestClient {
+            username: username.to_string(),
+            password: password.to_string(),
+            ..DigestClient::default()
+        }
+    }
+
+    /// A 401 or 407 response to our request (RFC 3261 22.2).
+    pub fn on_challenge(&mut self, m: &crate::msg::Message<'_>) -> ChallengeOutcome {
+        use crate::msg::HeaderName;
+        let code = m.status().unwrap_or(0);
+        let name = match code {
+            401 => HeaderName::WwwAuthenticate,
+            407 => HeaderName::ProxyAuthenticate,
+            _ => return ChallengeOutcome::GiveUp,
+        };
+        if self.username.is_empty() {
+            return ChallengeOutcome::GiveUp;
+        }
+        let best = m
+            .fields(name)
+            .filter_map(|v| {
+                let p = AuthParams::parse(v).ok()?;
+                if !p.is_digest() {
+                    return None;
+                }
+                let alg = Algorithm::parse(p.get("algorithm"))?;
+                let stale = p
+                    .get("stale")
+                    .is_some_and(|s| s.eq_ignore_ascii_case("true"));
+                Some((
+                    alg.strength(),
+                    v.to_string(),
+                    p.get("nonce").map(str::to_string),
+                    stale,
+                ))
+            })
+            .max_by_key(|x| x.0);
+        let Some((_, value, nonce, stale)) = best else {
+            return ChallengeOutcome::GiveUp;
+        };
+        if self.answered_nonce.is_some() && self.answered_nonce == nonce && !stale {
+            self.challenge = None;
+            self.answered_nonce = None;
+            return ChallengeOutcome::GiveUp;
+        }
+        self.challenge = Some((value, code == 407, 0));
+        ChallengeOutcome::Retry
+    }
+
+    /// The Authorization / Proxy-Authorization header for a request, once challenged
+    /// (later requests reuse the challenge with the next nonce count).
+    pub fn header(
+        &mut self,
+        method: &str,
+        uri: &str,
+        body: &[u8],
+        cnonce: &str,
+    ) -> Option<(crate::msg::HeaderName<'static>, String)> {
+        use crate::msg::HeaderName;
+        let (value, proxy, nc) = self.challenge.as_mut()?;
+        *nc += 1;
+        let p = AuthParams::parse(value).ok()?;
+        let input = DigestInput {
+            username: &self.username,
+            password: &self.password,
+            method,
+            uri,
+            body,
+            cnonce,
+            nc: *nc,
+        };
+        let a = authorization(&p, &input).ok()?;
+        self.answered_nonce = p.get("nonce").map(str::to_string);
+        Some((
+            if *proxy {
+                HeaderName::ProxyAuthorization
+            } else {
+                HeaderName::Authorization
+            },
+            a,
+        ))
+    }
+}
+
 /// Server side: checks credentials against a password (used by tests and by the BToE and
 /// web-admin layers). `method` and `body` are the request's.
 pub fn verify(cred: &AuthParams<'_>, password: &str, method: &str, body: &[u8]) -> bool {

@@ -125,8 +125,23 @@ pub enum CallEvent {
     /// We are the transfer target: `new_call` (INVITE with Replaces, RFC 3891) took the
     /// place of `old`, which we ended with BYE.
     Replaced { old: CallRef, new_call: CallRef },
-    /// An INFO in a call (DTMF relay bodies).
+    /// An INFO in a call whose body is not DTMF.
     Info { call: CallRef, body: String },
+    /// A key press sent by the peer in an INFO (application/dtmf-relay or application/dtmf).
+    Dtmf {
+        call: CallRef,
+        key: char,
+        duration_ms: Option<u32>,
+    },
+    /// The final response to our DTMF INFO (408 when it timed out).
+    InfoAnswered { call: CallRef, code: u16 },
+    /// A MESSAGE (RFC 3428) with a text/plain body, in a call or outside one; it was
+    /// answered 200.
+    Message {
+        call: Option<CallRef>,
+        from: String,
+        text: String,
+    },
     /// A response to a request sent with [`Phone::send_request`] (REGISTER, REFER, ...).
     Response { tx: TxId, data: Vec<u8> },
     /// A request sent with [`Phone::send_request`] got no final response (timer F/B or a
@@ -176,6 +191,8 @@ pub enum CallError {
     OfferPending,
     #[error("transaction layer: {0}")]
     Tx(String),
+    #[error("{0:?} is not a DTMF key")]
+    BadKey(char),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,6 +209,8 @@ enum Purpose {
     Refer,
     /// NOTIFY of the implicit refer subscription (RFC 3515 2.4.4).
     Notify,
+    /// INFO carrying DTMF.
+    Info,
 }
 
 #[derive(Debug, Clone)]
@@ -994,6 +1013,35 @@ impl Phone {
         self.send_refer_notify(now, old, &format!("SIP/2.0 {code} {reason}"), true);
     }
 
+    /// Sends a key press in an INFO on the call's dialog (application/dtmf-relay or
+    /// application/dtmf); the outcome comes back as [`CallEvent::InfoAnswered`].
+    pub fn send_dtmf_info(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        dtmf: crate::dtmf::Dtmf,
+        format: crate::dtmf::DtmfFormat,
+    ) -> Result<(), CallError> {
+        if !crate::dtmf::Dtmf::valid_key(dtmf.key) {
+            return Err(CallError::BadKey(dtmf.key));
+        }
+        let via = self.via();
+        let contact = self.cfg.contact.clone();
+        let c = self.calls.get_mut(&call).ok_or(CallError::NoCall)?;
+        if c.state != CallState::Confirmed {
+            return Err(CallError::State(c.state));
+        }
+        let d = c.dialog.as_mut().ok_or(CallError::State(c.state))?;
+        let mut b = d.request(Method::Info, &via, &contact);
+        b.set_body(format.content_type(), dtmf.emit(format).into_bytes());
+        let d = d.clone();
+        let dest = self
+            .dest_in_dialog(&d)
+            .ok_or(CallError::NoRoute(String::new()))?;
+        self.start_tx(now, call, Purpose::Info, dest, b.to_bytes())?;
+        Ok(())
+    }
+
     /// Sends a request built by another module on a call's dialog or outside any dialog
     /// (REFER, NOTIFY, SUBSCRIBE...), as a client transaction.
     pub fn send_request(
@@ -1225,6 +1273,9 @@ impl Phone {
             Purpose::Refer => self
                 .events
                 .push_back(CallEvent::TransferFailed { call, code: 408 }),
+            Purpose::Info => self
+                .events
+                .push_back(CallEvent::InfoAnswered { call, code: 408 }),
             Purpose::ReInvite | Purpose::Update => {
                 // RFC 3261 14.1: a re-INVITE that times out ends the dialog.
                 let _ = self.send_bye(now, call);
@@ -1413,11 +1464,67 @@ impl Phone {
             Method::Info if call.is_some() => {
                 let call = call.unwrap_or(CallRef(0));
                 let local = self.calls[&call].local_tag.clone();
+                let format = m
+                    .first(HeaderName::ContentType)
+                    .and_then(crate::dtmf::DtmfFormat::from_content_type);
+                match format.map(|f| crate::dtmf::Dtmf::parse(f, m.body)) {
+                    Some(Ok(d)) => {
+                        self.respond_to(now, tx, &m, 200, &local);
+                        self.events.push_back(CallEvent::Dtmf {
+                            call,
+                            key: d.key,
+                            duration_ms: d.duration_ms,
+                        });
+                    }
+                    // A DTMF body we cannot read: 400 (RFC 3261 21.4.1).
+                    Some(Err(_)) => self.respond_to(now, tx, &m, 400, &local),
+                    None => {
+                        self.respond_to(now, tx, &m, 200, &local);
+                        self.events.push_back(CallEvent::Info {
+                            call,
+                            body: String::from_utf8_lossy(m.body).into_owned(),
+                        });
+                    }
+                }
+            }
+            // RFC 3428 7: a MESSAGE is answered 200 when the body was delivered to the user.
+            Method::Message
+                if m.content_type()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|t| t.is("text", "plain")) =>
+            {
+                let local = call
+                    .and_then(|c| self.calls.get(&c))
+                    .map(|c| c.local_tag.clone())
+                    .unwrap_or(tag);
+                if m.body.len() > 64 * 1024 {
+                    // RFC 3428 7: over-long pagers get 413.
+                    self.respond_to(now, tx, &m, 413, &local);
+                    return;
+                }
+                let Ok(text) = std::str::from_utf8(m.body) else {
+                    self.respond_to(now, tx, &m, 400, &local);
+                    return;
+                };
                 self.respond_to(now, tx, &m, 200, &local);
-                self.events.push_back(CallEvent::Info {
+                let from = m.from().ok().map(|f| f.uri.to_string()).unwrap_or_default();
+                self.events.push_back(CallEvent::Message {
                     call,
-                    body: String::from_utf8_lossy(m.body).into_owned(),
+                    from,
+                    text: text.to_string(),
                 });
+            }
+            // A MESSAGE body the phone cannot show (its type passed the 8.2.3 check as one the
+            // stack reads elsewhere, such as application/pidf+xml): 415 naming text/plain.
+            Method::Message => {
+                let local = call
+                    .and_then(|c| self.calls.get(&c))
+                    .map(|c| c.local_tag.clone())
+                    .unwrap_or(tag);
+                let mut r = response_to(&m, 415, Some(&local));
+                r.push(HeaderName::Accept, "text/plain");
+                let _ = self.tx.respond(now, tx, r.to_bytes());
             }
             _ => {
                 if let (Some(call), Some(c)) = (call, call.and_then(|c| self.calls.get_mut(&c))) {
@@ -1849,11 +1956,16 @@ impl Phone {
                 self.events
                     .push_back(CallEvent::TransferFailed { call, code });
             }
+            Purpose::Info if code >= 200 => {
+                self.events
+                    .push_back(CallEvent::InfoAnswered { call, code });
+            }
             Purpose::Cancel
             | Purpose::Prack
             | Purpose::ForkBye
             | Purpose::Bye
             | Purpose::Refer
+            | Purpose::Info
             | Purpose::Notify => {}
         }
     }

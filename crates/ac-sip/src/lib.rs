@@ -19,20 +19,28 @@
 //!   timers, glare, forking), sans-IO.
 //! * [`subscribe`]: the RFC 6665 subscriber (MWI, dialog package), sans-IO.
 //! * [`mwi`]: RFC 3842 message-summary bodies.
+//! * [`dialog_info`]: RFC 4235 dialog-info bodies; [`blf`]: the BLF watcher on them.
+//! * [`pidf`]: RFC 3863 PIDF bodies; [`presence`]: presence watcher and RFC 3903 PUBLISH.
+//! * [`dtmf`]: SIP INFO DTMF bodies (application/dtmf-relay, application/dtmf).
 //! * [`sipe`]: the Skype for Business extensions (NTLM, [MS-SIPAE] security associations).
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod blf;
 pub mod call;
 pub mod dialog;
+pub mod dialog_info;
 #[cfg(feature = "driver")]
 pub mod driver;
+pub mod dtmf;
 pub mod error;
 pub mod keepalive;
 pub(crate) mod lex;
 pub mod msg;
 pub mod mwi;
 pub mod offer_answer;
+pub mod pidf;
+pub mod presence;
 pub mod register;
 pub mod resolve;
 pub mod sdp;

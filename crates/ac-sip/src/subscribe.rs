@@ -90,6 +90,7 @@ pub struct Subscription {
     requests: VecDeque<Vec<u8>>,
     responses: VecDeque<Vec<u8>>,
     events: VecDeque<SubEvent>,
+    auth: crate::auth::DigestClient,
     rng: u64,
 }
 
@@ -126,8 +127,14 @@ impl Subscription {
             requests: VecDeque::new(),
             responses: VecDeque::new(),
             events: VecDeque::new(),
+            auth: crate::auth::DigestClient::default(),
             rng,
         }
+    }
+
+    /// Digest credentials for a notifier that challenges SUBSCRIBE (RFC 3261 22.2).
+    pub fn set_credentials(&mut self, username: &str, password: &str) {
+        self.auth = crate::auth::DigestClient::new(username, password);
     }
 
     pub fn state(&self) -> &SubState {
@@ -162,6 +169,15 @@ impl Subscription {
         }
         self.unsubscribing = true;
         self.send_subscribe();
+    }
+
+    /// Refreshes the subscription now, in its dialog (RFC 6665 4.1.2.2): a notifier answers
+    /// a refresh with a NOTIFY of the full state (used when a partial state was missed).
+    pub fn refresh(&mut self, _now: Instant) {
+        if self.to_tag.is_some() && !self.in_flight && !self.unsubscribing {
+            self.refresh_at = None;
+            self.send_subscribe();
+        }
     }
 
     fn send_subscribe(&mut self) {
@@ -212,6 +228,10 @@ impl Subscription {
         if !self.cfg.user_agent.is_empty() {
             b.push(HeaderName::UserAgent, self.cfg.user_agent.clone());
         }
+        let cnonce = format!("{:016x}", next(&mut self.rng));
+        if let Some((n, v)) = self.auth.header("SUBSCRIBE", &uri, b"", &cnonce) {
+            b.push(n, v);
+        }
         b.push(HeaderName::ContentLength, "0");
         self.requests.push_back(b.to_bytes());
         self.in_flight = true;
@@ -260,6 +280,7 @@ impl Subscription {
             let seed = next(&mut self.rng);
             let mut fresh = Subscription::new(self.cfg.clone(), seed);
             std::mem::swap(&mut fresh.events, &mut self.events);
+            fresh.auth = crate::auth::DigestClient::new(&self.auth.username, &self.auth.password);
             *self = fresh;
             self.subscribe(now);
         }
@@ -355,6 +376,10 @@ impl Subscription {
                         self.terminate(now, None, None);
                     }
                 }
+            }
+            401 | 407 if self.auth.on_challenge(&m) == crate::auth::ChallengeOutcome::Retry => {
+                // RFC 3261 22.2: the same request again with credentials (new CSeq).
+                self.send_subscribe();
             }
             481 if self.to_tag.is_some() => {
                 // The notifier forgot the dialog: start over (RFC 6665 4.1.2.2).

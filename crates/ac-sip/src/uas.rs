@@ -38,6 +38,11 @@ impl Default for UasPolicy {
                 "multipart/mixed",
                 "message/sipfrag",
                 "text/plain",
+                "application/dtmf-relay",
+                "application/dtmf",
+                "application/dialog-info+xml",
+                "application/pidf+xml",
+                "application/simple-message-summary",
             ],
         }
     }

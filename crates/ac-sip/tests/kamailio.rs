@@ -347,8 +347,12 @@ fn kamailio_accepts_md5_digest_and_refuses_a_wrong_password() {
     let last = ev.last().unwrap();
     assert_eq!(last["event"], "failed");
     assert_eq!(last["status"], 401);
-    // Exactly one retry with credentials, no loop.
-    assert_eq!(ev.iter().filter(|e| e["event"] == "response").count(), 2);
+    // One retry with credentials, no loop. A full-suite run on a loaded machine once saw a
+    // third response: kamailio's nonces carry the second they were made in, so (most likely)
+    // two challenges straddling a second gave a fresh nonce, answered once more (the client
+    // gives up when a nonce it answered comes back).
+    let responses = ev.iter().filter(|e| e["event"] == "response").count();
+    assert!((2..=3).contains(&responses), "{ev:?}");
 }
 
 #[test]

@@ -391,3 +391,55 @@ pub fn dump(ev: &[serde_json::Value]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Runs `f` on a thread that entered network namespace `ns` (setns(2) affects only the
+/// calling thread; sockets opened there stay in that namespace when handed back).
+pub fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    use std::os::fd::AsRawFd;
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let fd = fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // SAFETY: setns with a valid namespace file descriptor, on this thread only.
+        let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .expect("namespace thread")
+}
+
+impl Net {
+    /// Starts a long-running process in the server namespace with a given log name; returns
+    /// its index for [`Net::stop`].
+    pub fn spawn_named(&mut self, name: &str, args: &[&str]) {
+        let log = fs::File::create(self.path(&format!("{name}.log"))).expect("log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.srv_ns])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", args[0]));
+        self.children.push((name.to_string(), child));
+    }
+
+    /// Sends SIGTERM to the named server and waits for it (a graceful stop).
+    pub fn stop(&mut self, name: &str) {
+        for (n, c) in &mut self.children {
+            if n == name {
+                let _ = Command::new("kill").arg(c.id().to_string()).status();
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while Instant::now() < deadline {
+                    if let Ok(Some(_)) = c.try_wait() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        self.children.retain(|(n, _)| n != name);
+    }
+}

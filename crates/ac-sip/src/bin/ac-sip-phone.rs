@@ -7,19 +7,32 @@
 //!     [--user alice --password secret --register] [--auto-answer-ms 300] [--100rel]
 //!     [--session-expires 90] [--dial sip:bob@example.com] [--duration 60]
 //! stdin: dial URI | answer [N] | reject CODE [N] | hangup [N] | hold [N] | resume [N]
-//!        | transfer URI [N] | attended N M | quit
+//!        | transfer URI [N] | attended N M | dtmf KEYS [N] [relay|dtmf]
+//!        | watch-dialog URI | watch-presence URI | unwatch URI
+//!        | publish open|closed [NOTE...] | unpublish | quit
 //! ```
-//! N is a call number from the events (default: the newest call).
+//! N is a call number from the events (default: the newest call). `watch-dialog` is a BLF
+//! key (RFC 4235 dialog package), `watch-presence` a presence subscription (RFC 3856),
+//! `publish` sends our PIDF status by PUBLISH (RFC 3903).
 
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
+use ac_sip::blf::{BlfEvent, BlfWatcher};
 use ac_sip::call::{CallEvent, CallRef, Phone, PhoneConfig};
 use ac_sip::driver::{seed, Incoming, TlsSettings, TransportConfig, Transports};
+use ac_sip::dtmf::{Dtmf, DtmfFormat};
 use ac_sip::offer_answer::{CodecList, LocalMedia, SrtpPolicy};
+use ac_sip::pidf::{Basic, Presence};
+use ac_sip::presence::{
+    PresenceEvent, PresenceWatcher, PubEvent, PubState, PublishConfig, Publisher,
+};
 use ac_sip::register::{RegEvent, Registration, RegistrationConfig};
+use ac_sip::subscribe::{SubState, SubscriptionConfig};
 use ac_sip::transaction::{Timers, Transport, TxId};
 use clap::Parser;
 use serde_json::json;
@@ -75,6 +88,9 @@ struct Cli {
     /// Exit when standard input ends (how tests stop the program).
     #[arg(long)]
     stop_on_eof: bool,
+    /// Lifetime asked for our PUBLISH (RFC 3903), seconds.
+    #[arg(long, default_value_t = 3600)]
+    publish_expires: u32,
     /// Timer T1 in ms.
     #[arg(long, default_value_t = 500)]
     t1_ms: u64,
@@ -137,10 +153,95 @@ fn event_json(e: &CallEvent) -> Option<serde_json::Value> {
             json!({"event": "replaced", "old": old.0, "new_call": new_call.0})
         }
         CallEvent::Info { call, body } => json!({"event": "info", "call": call.0, "body": body}),
+        CallEvent::Dtmf {
+            call,
+            key,
+            duration_ms,
+        } => json!({"event": "dtmf", "call": call.0, "key": key.to_string(),
+            "duration_ms": duration_ms}),
+        CallEvent::InfoAnswered { call, code } => {
+            json!({"event": "info_answered", "call": call.0, "code": code})
+        }
+        CallEvent::Message { call, from, text } => {
+            json!({"event": "message", "call": call.map(|c| c.0), "from": from, "text": text})
+        }
         CallEvent::Request { .. } | CallEvent::Response { .. } | CallEvent::TxFailed { .. } => {
             return None
         }
     })
+}
+
+/// A subscription of ours: a BLF key or a presence watcher.
+enum Watch {
+    Blf(BlfWatcher),
+    Presence(PresenceWatcher),
+}
+
+macro_rules! each {
+    ($w:expr, $x:ident => $e:expr) => {
+        match $w {
+            Watch::Blf($x) => $e,
+            Watch::Presence($x) => $e,
+        }
+    };
+}
+
+fn sub_state(s: &SubState) -> serde_json::Value {
+    match s {
+        SubState::Idle => json!("idle"),
+        SubState::Subscribing => json!("subscribing"),
+        SubState::Pending => json!("pending"),
+        SubState::Active { .. } => json!("active"),
+        SubState::Terminated { .. } => json!("terminated"),
+    }
+}
+
+/// The events of one watch as JSON lines.
+fn watch_events(start: Instant, uri: &str, w: &mut Watch) {
+    match w {
+        Watch::Blf(b) => {
+            while let Some(e) = b.poll_event() {
+                let v = match e {
+                    BlfEvent::State {
+                        state,
+                        direction,
+                        peer,
+                    } => json!({"event": "blf", "uri": uri, "state": state.as_str(),
+                        "direction": direction.map(|d| d.as_str()), "peer": peer}),
+                    BlfEvent::Subscription(s) => {
+                        json!({"event": "subscription", "uri": uri, "package": "dialog", "state": sub_state(&s)})
+                    }
+                    BlfEvent::Failed { code } => {
+                        json!({"event": "subscribe_failed", "uri": uri, "code": code})
+                    }
+                    BlfEvent::BadBody(e) => {
+                        json!({"event": "bad_body", "uri": uri, "error": e.to_string()})
+                    }
+                };
+                emit(start, v);
+            }
+        }
+        Watch::Presence(p) => {
+            while let Some(e) = p.poll_event() {
+                let v = match e {
+                    PresenceEvent::Presence { basic, note, .. } => {
+                        json!({"event": "presence", "uri": uri,
+                            "basic": basic.map(|b| b.as_str()), "note": note})
+                    }
+                    PresenceEvent::Subscription(s) => {
+                        json!({"event": "subscription", "uri": uri, "package": "presence", "state": sub_state(&s)})
+                    }
+                    PresenceEvent::Failed { code } => {
+                        json!({"event": "subscribe_failed", "uri": uri, "code": code})
+                    }
+                    PresenceEvent::BadBody(e) => {
+                        json!({"event": "bad_body", "uri": uri, "error": e.to_string()})
+                    }
+                };
+                emit(start, v);
+            }
+        }
+    }
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -236,6 +337,39 @@ fn run(cli: Cli) -> Result<(), String> {
         let _ = cmd_tx.send("eof".into());
     });
     let mut pending_dial = cli.dial.clone();
+    let mut watches: Vec<(String, Watch)> = Vec::new();
+    let mut sub_tx: HashMap<TxId, String> = HashMap::new();
+    let sub_cfg = |target: &str| SubscriptionConfig {
+        aor: cli.aor.clone(),
+        target: target.to_string(),
+        contact: format!("sip:{user}@{local}"),
+        via_host: local.to_string(),
+        via_transport: "UDP".into(),
+        event: String::new(),
+        accept: String::new(),
+        expires: 600,
+        route: None,
+        user_agent: "ac-sip-phone".into(),
+        retry_after: Duration::from_secs(30),
+    };
+    let mut publisher = Publisher::new(
+        PublishConfig {
+            aor: cli.aor.clone(),
+            via_host: local.to_string(),
+            via_transport: "UDP".into(),
+            event: "presence".into(),
+            content_type: "application/pidf+xml".into(),
+            expires: cli.publish_expires,
+            route: None,
+            user_agent: "ac-sip-phone".into(),
+            retry_after: Duration::from_secs(30),
+        },
+        seed(),
+    );
+    publisher.set_credentials(&cli.user, &cli.password);
+    let mut pub_tx: Option<TxId> = None;
+    // Out-of-dialog SUBSCRIBE and PUBLISH go to the outbound proxy, else to the URI's address.
+    let dest_of = |uri: &str| cli.proxy.or_else(|| ac_sip::dialog::uri_addr(uri));
     let mut answer_at: Vec<(Instant, CallRef)> = Vec::new();
     let mut newest: Option<CallRef> = None;
     let end = start + Duration::from_secs(cli.duration);
@@ -259,6 +393,41 @@ fn run(cli: Cli) -> Result<(), String> {
             if let Some(bytes) = r.poll_request() {
                 reg_tx = phone.send_request(now, *proxy, bytes).ok();
             }
+        }
+        if registered {
+            for (uri, w) in watches.iter_mut() {
+                while let Some(bytes) = each!(w, x => x.poll_request()) {
+                    match dest_of(uri).map(|d| phone.send_request(now, d, bytes)) {
+                        Some(Ok(tx)) => {
+                            sub_tx.insert(tx, uri.clone());
+                        }
+                        _ => each!(w, x => x.handle_failure(now, 503)),
+                    }
+                }
+                watch_events(start, uri, w);
+            }
+            while let Some(bytes) = publisher.poll_request() {
+                match dest_of(&cli.aor).map(|d| phone.send_request(now, d, bytes)) {
+                    Some(Ok(tx)) => pub_tx = Some(tx),
+                    _ => publisher.handle_failure(now, 503),
+                }
+            }
+        }
+        while let Some(e) = publisher.poll_event() {
+            let v = match e {
+                PubEvent::StateChanged(PubState::Published { etag, expires }) => {
+                    json!({"event": "publish", "state": "published", "etag": etag, "expires": expires})
+                }
+                PubEvent::StateChanged(PubState::Failed { code }) => {
+                    json!({"event": "publish", "state": "failed", "code": code})
+                }
+                PubEvent::StateChanged(PubState::Removed) => {
+                    json!({"event": "publish", "state": "removed"})
+                }
+                PubEvent::StateChanged(_) => continue,
+                PubEvent::Republishing => json!({"event": "publish", "state": "republishing"}),
+            };
+            emit(start, v);
         }
         while let Ok(line) = cmd_rx.try_recv() {
             let mut it = line.split_whitespace();
@@ -297,6 +466,62 @@ fn run(cli: Cli) -> Result<(), String> {
                     _ => Ok(()),
                 },
                 "resume" => pick(0).map_or(Ok(()), |c| phone.resume(now, c)),
+                // `dtmf KEYS [N] [relay|dtmf]`: one INFO per key.
+                "dtmf" => {
+                    let format = if args.get(2) == Some(&"dtmf") {
+                        DtmfFormat::Plain
+                    } else {
+                        DtmfFormat::Relay
+                    };
+                    let mut r = Ok(());
+                    if let Some(c) = pick(1) {
+                        for k in args.first().copied().unwrap_or("").chars() {
+                            let d = Dtmf {
+                                key: k,
+                                duration_ms: (format == DtmfFormat::Relay).then_some(160),
+                            };
+                            r = r.and(phone.send_dtmf_info(now, c, d, format));
+                        }
+                    }
+                    r
+                }
+                "watch-dialog" | "watch-presence" => {
+                    if let Some(uri) = args.first() {
+                        let mut w = if verb == "watch-dialog" {
+                            Watch::Blf(BlfWatcher::new(sub_cfg(uri), seed()))
+                        } else {
+                            Watch::Presence(PresenceWatcher::new(sub_cfg(uri), seed()))
+                        };
+                        each!(&mut w, x => x.set_credentials(&cli.user, &cli.password));
+                        each!(&mut w, x => x.subscribe(now));
+                        watches.push((uri.to_string(), w));
+                    }
+                    Ok(())
+                }
+                "unwatch" => {
+                    for (u, w) in watches.iter_mut() {
+                        if Some(&u.as_str()) == args.first() {
+                            each!(w, x => x.unsubscribe(now));
+                        }
+                    }
+                    Ok(())
+                }
+                // `publish open|closed [NOTE...]`.
+                "publish" => {
+                    let basic = if args.first() == Some(&"closed") {
+                        Basic::Closed
+                    } else {
+                        Basic::Open
+                    };
+                    let note = args.get(1..).map(|n| n.join(" ")).filter(|n| !n.is_empty());
+                    let doc = Presence::simple(&cli.aor, "t1", basic, note.as_deref());
+                    publisher.publish(now, doc.emit().into_bytes());
+                    Ok(())
+                }
+                "unpublish" => {
+                    publisher.remove(now);
+                    Ok(())
+                }
                 "eof" if !cli.stop_on_eof => Ok(()),
                 "quit" | "eof" => {
                     emit(start, json!({"event": "bye"}));
@@ -346,11 +571,56 @@ fn run(cli: Cli) -> Result<(), String> {
                         r.handle_failure(Instant::now(), 408);
                     }
                 }
+                CallEvent::Response { tx, data } if sub_tx.contains_key(tx) => {
+                    let final_ = data.get(8..9).is_some_and(|c| c != b"1");
+                    let uri = if final_ {
+                        sub_tx.remove(tx)
+                    } else {
+                        sub_tx.get(tx).cloned()
+                    };
+                    if let Some((_, w)) = watches.iter_mut().find(|(u, _)| Some(u) == uri.as_ref())
+                    {
+                        each!(w, x => x.handle_response(Instant::now(), data));
+                    }
+                }
+                CallEvent::TxFailed { tx } if sub_tx.contains_key(tx) => {
+                    let uri = sub_tx.remove(tx);
+                    if let Some((_, w)) = watches.iter_mut().find(|(u, _)| Some(u) == uri.as_ref())
+                    {
+                        each!(w, x => x.handle_failure(Instant::now(), 408));
+                    }
+                }
+                CallEvent::Response { tx, data } if Some(*tx) == pub_tx => {
+                    publisher.handle_response(Instant::now(), data);
+                }
+                CallEvent::TxFailed { tx } if Some(*tx) == pub_tx => {
+                    publisher.handle_failure(Instant::now(), 408);
+                }
                 CallEvent::Request { tx, data, .. } => {
-                    // Not handled by this program (REFER, NOTIFY, ...): 501.
-                    if let Ok(m) = ac_sip::msg::Message::parse(data) {
-                        let r = ac_sip::msg::response_to(&m, 501, Some("x"));
-                        let _ = phone.respond(Instant::now(), *tx, r.to_bytes());
+                    let now = Instant::now();
+                    let mut answered = false;
+                    for (uri, w) in watches.iter_mut() {
+                        if each!(w, x => x.handle_request(now, data)) {
+                            while let Some(r) = each!(w, x => x.poll_response()) {
+                                let _ = phone.respond(now, *tx, r);
+                            }
+                            watch_events(start, uri, w);
+                            answered = true;
+                            break;
+                        }
+                    }
+                    // Not ours: a NOTIFY for no subscription of ours gets 481 (RFC 6665
+                    // 4.1.3); other requests this program does not handle 501.
+                    if !answered {
+                        if let Ok(m) = ac_sip::msg::Message::parse(data) {
+                            let code = if m.method() == Some(ac_sip::msg::Method::Notify) {
+                                481
+                            } else {
+                                501
+                            };
+                            let r = ac_sip::msg::response_to(&m, code, Some("x"));
+                            let _ = phone.respond(now, *tx, r.to_bytes());
+                        }
                     }
                 }
                 // The transferee reports success: the transferor's part is done (manual 3.3.7).
@@ -386,6 +656,11 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         let wake = [
             phone.poll_timeout(),
+            publisher.poll_timeout(),
+            watches
+                .iter()
+                .filter_map(|(_, w)| each!(w, x => x.poll_timeout()))
+                .min(),
             reg.as_ref().and_then(|(r, _)| r.poll_timeout()),
             answer_at.iter().map(|a| a.0).min(),
             Some(Instant::now() + Duration::from_millis(50)),
@@ -410,6 +685,11 @@ fn run(cli: Cli) -> Result<(), String> {
         phone.handle_timeout(now);
         if let Some((r, _)) = reg.as_mut() {
             r.handle_timeout(now);
+        }
+        publisher.handle_timeout(now);
+        for (uri, w) in watches.iter_mut() {
+            each!(w, x => x.handle_timeout(now));
+            watch_events(start, uri, w);
         }
     }
     emit(start, json!({"event": "bye"}));

@@ -91,21 +91,99 @@ impl Kamailio {
 /// request record-routed and relayed to the callee's registered contact (`lookup`), in-dialog
 /// requests by loose routing.
 pub fn kamailio() -> Kamailio {
+    kamailio_with(false, None)
+}
+
+/// The db_text tables of kamailio's presence modules, from the package's own schema
+/// (`/usr/share/kamailio/dbtext/kamailio`, kamailio's db_text definitions).
+const PRESENCE_TABLES: &[&str] = &["presentity", "active_watchers", "watchers", "xcap", "pua"];
+
+/// [`kamailio`] that is also a presence server (RFC 3856/3903 PUBLISH and SUBSCRIBE for the
+/// `presence` and `dialog` packages: modules presence, presence_xml, presence_dialoginfo)
+/// and that publishes the state of the calls it proxies itself (dialog + pua_dialoginfo,
+/// RFC 4235 bodies, PUBLISHed to itself through pua).
+pub fn kamailio_presence() -> Kamailio {
+    kamailio_with(true, None)
+}
+
+/// [`kamailio_presence`] on a given port (a fresh server in place of one that was stopped).
+pub fn kamailio_presence_on(port: u16) -> Kamailio {
+    kamailio_with(true, Some(port))
+}
+
+fn kamailio_with(presence: bool, port: Option<u16>) -> Kamailio {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     fs::create_dir(d.join("db")).unwrap();
-    fs::write(
-        d.join("db/version"),
-        "id(int,auto) table_name(string) table_version(int) \n0:subscriber:7\n",
-    )
-    .unwrap();
+    let mut version =
+        String::from("id(int,auto) table_name(string) table_version(int) \n0:subscriber:7\n");
+    if presence {
+        let schema = Path::new("/usr/share/kamailio/dbtext/kamailio");
+        let versions = fs::read_to_string(schema.join("version"))
+            .expect("kamailio's db_text schema (scripts/install-deps installs kamailio)");
+        for t in PRESENCE_TABLES {
+            fs::copy(schema.join(t), d.join("db").join(t)).unwrap();
+            let line = versions
+                .lines()
+                .find(|l| l.split(':').nth(1) == Some(t))
+                .unwrap_or_else(|| panic!("no version of table {t}"));
+            version.push_str(line);
+            version.push('\n');
+        }
+    }
+    fs::write(d.join("db/version"), version).unwrap();
     let mut users =
         String::from("id(int,auto) username(string) domain(string) password(string) \n");
     for (i, (u, p)) in PASSWORDS.iter().enumerate() {
         users.push_str(&format!("{}:{u}:example.com:{p}\n", i + 1));
     }
     fs::write(d.join("db/subscriber"), users).unwrap();
-    let port = free_port();
+    let port = port.unwrap_or_else(free_port);
+    let (pres_modules, pres_route, dlg) = if presence {
+        (
+            format!(
+                r#"loadmodule "dialog.so"
+loadmodule "presence.so"
+loadmodule "presence_xml.so"
+loadmodule "presence_dialoginfo.so"
+loadmodule "pua.so"
+loadmodule "pua_dialoginfo.so"
+modparam("presence", "db_url", "text://{dir}/db")
+modparam("presence", "server_address", "sip:127.0.0.1:{port}")
+modparam("presence", "subs_db_mode", 0)
+modparam("presence", "publ_cache", 0)
+modparam("presence_xml", "db_url", "text://{dir}/db")
+modparam("presence_xml", "force_active", 1)
+modparam("pua", "db_url", "text://{dir}/db")
+modparam("pua", "db_mode", 0)
+modparam("pua", "outbound_proxy", "sip:127.0.0.1:{port}")
+modparam("pua_dialoginfo", "include_callid", 1)
+modparam("pua_dialoginfo", "include_tags", 1)
+modparam("pua_dialoginfo", "include_localremote", 1)
+"#,
+                dir = d.display()
+            ),
+            // PUBLISH and SUBSCRIBE need digest credentials (kamailio's own PUBLISHes of
+            // call state, from its own socket, excepted).
+            format!(
+                r#"  if (is_method("PUBLISH|SUBSCRIBE")) {{
+    if (!($si == "127.0.0.1" && $sp == {port})) {{
+      if (!auth_check("$fd", "subscriber", "1")) {{ auth_challenge("$fd", "1"); exit; }}
+      xlog("L_NOTICE", "AUTHORIZED $rm $fu\n");
+    }}
+    xlog("L_NOTICE", "PRESENCE $rm $ru event $hdr(Event) from $si:$sp\n");
+    if (!t_newtran()) {{ sl_reply_error(); exit; }}
+    if (is_method("PUBLISH")) {{ handle_publish(); }} else {{ handle_subscribe(); }}
+    t_release();
+    exit;
+  }}
+"#
+            ),
+            "  if (is_method(\"INVITE\")) { dlg_manage(); }\n",
+        )
+    } else {
+        (String::new(), String::new(), "")
+    };
     let cfg = format!(
         r#"#!KAMAILIO
 debug=2
@@ -133,9 +211,11 @@ modparam("auth_db", "calculate_ha1", yes)
 modparam("auth_db", "password_column", "password")
 modparam("auth_db", "load_credentials", "")
 modparam("registrar", "min_expires", 30)
+{pres_modules}
 request_route {{
   if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483","Too Many Hops"); exit; }}
   xlog("L_NOTICE", "REQ $rm $ru from $si:$sp\n");
+{pres_route}
   if (has_totag()) {{
     if (loose_route()) {{
       # A GRUU target (linphone's Contact, RFC 5627) is resolved through the location table.
@@ -155,6 +235,7 @@ request_route {{
   }}
   if (is_method("OPTIONS") && $rU == $null) {{ sl_send_reply("200","OK"); exit; }}
   record_route();
+{dlg}
   if (!lookup("location")) {{ sl_send_reply("404","Not Found"); exit; }}
   t_relay();
 }}
