@@ -14,6 +14,11 @@
  * --carol-password; DOMAIN from --domain, example.com by default) and alice calls URI (a phone
  * that answers by itself and plays a 440 Hz tone, e.g. baresip), sends DTMF, holds, resumes and
  * blind-transfers it to carol, who hangs up at the end.
+ * With --dhcp IFACE --callee URI --transfer-to URI, one phone (alice, factory configuration)
+ * boots as the real one does: DHCP on IFACE, its .cfg from the provisioning URL of the DHCP
+ * answer (HTTPS, trusting the --ca PEM; --mac is the board MAC of the <MAC>.cfg name), time,
+ * registration to the proxy of that .cfg; then it calls URI (answering by itself with a
+ * --callee-hz tone), sends DTMF, holds, resumes and blind-transfers it.
  * Prints each step, and "board_demo: N passed, M failed"; exits 0 when every check holds.
  * Options: --timeout S (per step, default 30), --slow (under valgrind: tone checks printed only).
  *
@@ -44,6 +49,13 @@ static double step_timeout = 30.0;
 static int slow;
 
 static int passed, failed;
+
+/* --dhcp mode: how the phone gets on the network (else a static 127.0.0.1). */
+static const char *dhcp_if;
+static uint8_t board_mac[6];
+static int have_mac;
+static uint8_t *ca_pem;
+static size_t ca_pem_len;
 
 #define CHECK(cond, what)                                             \
   do {                                                                \
@@ -194,7 +206,16 @@ static int board_start(struct board *b, const char *name, double tone_hz, uint16
   OK(ac_cfg_parse((const uint8_t *)cfg_text, strlen(cfg_text), &cfg));
   struct ac_phone_options *opts = NULL;
   OK(ac_phone_options_new(&opts));
-  OK(ac_phone_options_set_static_address(opts, "127.0.0.1", 9));
+  if (dhcp_if != NULL) {
+    OK(ac_phone_options_set_dhcp_interface(opts, dhcp_if, strlen(dhcp_if)));
+    OK(ac_phone_options_set_boot_timeout_ms(opts, 15000));
+  } else {
+    OK(ac_phone_options_set_static_address(opts, "127.0.0.1", 9));
+  }
+  if (have_mac)
+    OK(ac_phone_options_set_mac(opts, board_mac, sizeof board_mac));
+  if (ca_pem != NULL)
+    OK(ac_phone_options_add_ca_pem(opts, ca_pem, ca_pem_len));
   OK(ac_phone_options_set_sign_in(opts, aor, strlen(aor), user, strlen(user), password,
                                   strlen(password)));
   OK(ac_phone_options_set_display_name(opts, name, strlen(name)));
@@ -506,9 +527,95 @@ out:
   board_stop(&carol);
 }
 
+static int alice_registered(struct phones *p) { return registered(p->alice); }
+
+static uint8_t *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return NULL;
+  uint8_t *buf = NULL;
+  size_t cap = 0, n = 0;
+  for (;;) {
+    if (n == cap) {
+      cap = cap ? cap * 2 : 4096;
+      uint8_t *nb = realloc(buf, cap);
+      if (nb == NULL) {
+        free(buf);
+        fclose(f);
+        return NULL;
+      }
+      buf = nb;
+    }
+    size_t r = fread(buf + n, 1, cap - n, f);
+    n += r;
+    if (r == 0)
+      break;
+  }
+  fclose(f);
+  *len = n;
+  return buf;
+}
+
+/* One phone, alice, with its factory configuration: DHCP on `dhcp_if`, the configuration from
+ * the provisioning URL the DHCP server gives (HTTPS, trusting `--ca`), registration to the
+ * proxy that configuration names, then a call to `callee` (a phone that answers by itself and
+ * plays a `callee_hz` tone), DTMF, hold, resume and a blind transfer to `transfer_to`. */
+static void dhcp_mode(const char *callee, double callee_hz, const char *transfer_to) {
+  struct board alice;
+  struct phones ph = {&alice, NULL, NULL};
+  int up = board_start(&alice, "alice", 1000.0, 0, "", "sip:alice@example.com", "alice", "") == 0;
+  CHECK(up, "phone created");
+  if (!up)
+    goto out;
+  printf("boot: DHCP on %s, provisioning, time, registration\n", dhcp_if);
+  CHECK(wait_for(alice_registered, &ph), "registered with the provisioned configuration");
+  char addr[64];
+  size_t n = 0;
+  OK(ac_phone_sip_address(alice.phone, addr, sizeof addr, &n));
+  printf("  SIP address from DHCP: %s\n", addr);
+
+  printf("alice calls %s\n", callee);
+  OK(ac_phone_dial(alice.phone, callee, strlen(callee)));
+  CHECK(wait_for(alice_connected, &ph), "the callee answered");
+  sleep_ms(1500);
+  double tone = tone_share(&alice, callee_hz, 1.0);
+  printf("  alice hears the callee's %.0f Hz tone: %.0f%% of her speaker power\n", callee_hz,
+         tone * 100);
+  if (!slow)
+    CHECK(tone > 0.5, "alice hears the callee");
+
+  printf("alice sends DTMF 1 2 3\n");
+  OK(ac_phone_dtmf(alice.phone, '1'));
+  sleep_ms(300);
+  OK(ac_phone_dtmf(alice.phone, '2'));
+  sleep_ms(300);
+  OK(ac_phone_dtmf(alice.phone, '3'));
+  sleep_ms(500);
+
+  printf("alice holds\n");
+  OK(ac_phone_hold(alice.phone));
+  CHECK(wait_for(alice_held_only, &ph), "call held");
+  printf("alice resumes\n");
+  OK(ac_phone_resume(alice.phone));
+  CHECK(wait_for(alice_connected, &ph), "call resumed");
+  sleep_ms(1500);
+  tone = tone_share(&alice, callee_hz, 1.0);
+  printf("  after resume: %.0f%%\n", tone * 100);
+  if (!slow)
+    CHECK(tone > 0.5, "alice hears the callee after resume");
+
+  printf("alice transfers the callee to %s\n", transfer_to);
+  OK(ac_phone_transfer(alice.phone, transfer_to, strlen(transfer_to)));
+  CHECK(wait_for(alice_idle, &ph), "alice's call ended after the transfer");
+
+out:
+  board_stop(&alice);
+}
+
 int main(int argc, char **argv) {
   const char *proxy = NULL, *domain = "example.com", *alice_pw = "", *carol_pw = "",
-             *callee = NULL;
+             *callee = NULL, *transfer_to = NULL;
+  double callee_hz = 440.0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
       step_timeout = atof(argv[++i]);
@@ -524,18 +631,48 @@ int main(int argc, char **argv) {
       carol_pw = argv[++i];
     else if (strcmp(argv[i], "--callee") == 0 && i + 1 < argc)
       callee = argv[++i];
-    else {
-      fprintf(stderr, "usage: board_demo [--slow] [--timeout S] [--registrar IP:PORT --callee URI "
-                      "[--domain D] [--alice-password P] [--carol-password P]]\n");
+    else if (strcmp(argv[i], "--callee-hz") == 0 && i + 1 < argc)
+      callee_hz = atof(argv[++i]);
+    else if (strcmp(argv[i], "--transfer-to") == 0 && i + 1 < argc)
+      transfer_to = argv[++i];
+    else if (strcmp(argv[i], "--dhcp") == 0 && i + 1 < argc)
+      dhcp_if = argv[++i];
+    else if (strcmp(argv[i], "--mac") == 0 && i + 1 < argc) {
+      const char *h = argv[++i];
+      have_mac = strlen(h) == 12;
+      for (int j = 0; have_mac && j < 6; j++) {
+        unsigned v;
+        have_mac = sscanf(h + 2 * j, "%2x", &v) == 1;
+        board_mac[j] = (uint8_t)v;
+      }
+      if (!have_mac) {
+        fprintf(stderr, "--mac: 12 hex digits\n");
+        return 2;
+      }
+    } else if (strcmp(argv[i], "--ca") == 0 && i + 1 < argc) {
+      ca_pem = read_file(argv[++i], &ca_pem_len);
+      if (ca_pem == NULL) {
+        fprintf(stderr, "--ca: cannot read %s\n", argv[i]);
+        return 2;
+      }
+    } else {
+      fprintf(stderr, "usage: board_demo [--slow] [--timeout S]\n"
+                      "  [--registrar IP:PORT --callee URI [--domain D] [--alice-password P] "
+                      "[--carol-password P]]\n"
+                      "  [--dhcp IFACE [--mac HEX12] [--ca PEM] --callee URI [--callee-hz HZ] "
+                      "--transfer-to URI]\n");
       return 2;
     }
   }
   printf("board_demo: libac_phone %s (header %d.%d.%d)\n", ac_version(), AC_PHONE_VERSION_MAJOR,
          AC_PHONE_VERSION_MINOR, AC_PHONE_VERSION_PATCH);
-  if (proxy != NULL && callee != NULL)
+  if (dhcp_if != NULL && callee != NULL && transfer_to != NULL)
+    dhcp_mode(callee, callee_hz, transfer_to);
+  else if (proxy != NULL && callee != NULL)
     registrar(proxy, domain, alice_pw, carol_pw, callee);
   else
     loopback();
+  free(ca_pem);
   printf("board_demo: %d passed, %d failed\n", passed, failed);
   return failed == 0 && passed > 0 ? 0 : 1;
 }
