@@ -23,6 +23,7 @@
 //!   `rtc-srtp` crate; interoperates with libsrtp2.
 #![forbid(unsafe_code)]
 
+pub mod aec;
 pub mod cng;
 pub mod dtmf;
 pub mod error;
@@ -30,10 +31,13 @@ pub mod g711;
 pub mod g722;
 pub mod jitter;
 pub mod plc;
+pub mod resample;
 pub mod rtcp;
 pub mod rtp;
 pub mod session;
 pub mod srtp;
+pub mod wav;
+pub mod tones;
 pub mod xr;
 
 pub use error::PacketError;
