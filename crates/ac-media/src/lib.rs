@@ -30,14 +30,16 @@ pub mod error;
 pub mod g711;
 pub mod g722;
 pub mod jitter;
+pub mod mixer;
 pub mod plc;
 pub mod resample;
 pub mod rtcp;
 pub mod rtp;
 pub mod session;
 pub mod srtp;
-pub mod wav;
 pub mod tones;
+pub mod voice;
+pub mod wav;
 pub mod xr;
 
 pub use error::PacketError;
