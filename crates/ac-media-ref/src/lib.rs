@@ -1,6 +1,8 @@
 //! Safe wrappers over a small C harness around the reference C implementations that
-//! ac-media is checked and benchmarked against: libsrtp2 (SRTP interop), spandsp (G.711 and
-//! G.722). Test and bench support only; nothing here ships in the phone.
+//! ac-media is checked and benchmarked against: libsrtp2 (SRTP interop), spandsp (G.711,
+//! G.722, supervisory tone detection), speexdsp (jitter buffer, echo canceller and
+//! preprocessor); and G.168-style test signals ([`g168`]). Test and bench support only;
+//! nothing here ships in the phone.
 
 pub mod g168;
 

@@ -19,6 +19,12 @@
 //!   the vq_statistics mode reporter (every 5 s).
 //! - [`session`]: the sans-IO media session tying the above together, RTP port range and
 //!   DSCP from `voip/media/media_tos`.
+//! - [`aec`]: acoustic echo canceller (two-path MDF, 64 ms tail at 16 kHz) with residual
+//!   echo suppression, noise suppression and comfort noise; [`voice`]: device profiles,
+//!   microphone switch and the 8 kHz path; [`resample`]: 2:1 rate conversion.
+//! - [`tones`]: call progress tones (country set, user CPT table), generator, detector.
+//! - [`wav`]: RIFF/WAV reader and writer, built-in ring tones, music-on-hold player.
+//! - [`mixer`]: local 3-way conference mix-minus.
 //! - [`srtp`]: SRTP/SRTCP (RFC 3711) with SDES keys (RFC 4568) over the webrtc-rs
 //!   `rtc-srtp` crate; interoperates with libsrtp2.
 #![forbid(unsafe_code)]
