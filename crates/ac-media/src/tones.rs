@@ -3,9 +3,10 @@
 //! burst), the call-waiting tone switch (`voip/services/call_waiting/generate_tone/enabled`),
 //! a sans-IO generator and a Goertzel tone/cadence detector.
 //!
-//! The country tones follow the national entries of ITU-T E.180 Supplement 2 (frequencies
-//! in Hz, cadences in ms); composite "400*25"-style modulated tones are given as the
-//! equivalent pair of frequencies. Levels are in dBm0 per frequency component.
+//! The country tones follow the national entries of ITU-T E.180 Supplement 2 as carried by
+//! Asterisk's `indications.conf.sample` and DAHDI's `zonedata.c` (each entry checked, see
+//! [`country_tone`]; frequencies in Hz, cadences in ms); composite "400*25"-style modulated
+//! tones are given as the equivalent pair of frequencies. Levels are in dBm0 per component.
 
 use ac_cfg::Config;
 
@@ -107,76 +108,108 @@ fn burst(p: &[(u32, u32)]) -> Cadence {
 }
 
 /// The built-in tone of `kind` for `country` (a name of [`COUNTRIES`]).
+///
+/// Sources, checked entry by entry (2026-11-23; table and choices in docs/media.md):
+/// [A] Asterisk `configs/samples/indications.conf.sample` and [D] DAHDI `zonedata.c`
+/// (dahdi-tools), both taken from ITU-T E.180 Supplement 2 / the ITU Operational Bulletin
+/// list "Various tones used in national networks" (tones-0203). Levels are not given by
+/// either source: -13 dBm0 per component except where ANSI T1.401 gives other levels (USA);
+/// ringback of the two-frequency "400+450"-style tones at -19 dBm0.
 pub fn country_tone(country: &str, kind: ToneKind) -> Option<ToneSpec> {
     use ToneKind::*;
     let c = Cadence::Continuous;
     let t = |f: &[u32], lvl: f64, cad: Cadence| Some(ToneSpec::new(f, lvl, cad));
     match (country, kind) {
-        // ANSI T1.401 precise tone plan.
+        // USA: [A] = [D]; levels from ANSI T1.401 (precise tone plan). Call waiting
+        // 440/300 then 10 s off: one burst here (the phone repeats it per its own timer).
         ("USA", Dial) => t(&[350, 440], -13.0, c),
         ("USA", Ringback) => t(&[440, 480], -19.0, rep(&[(2000, 4000)])),
         ("USA", Busy) => t(&[480, 620], -24.0, rep(&[(500, 500)])),
         ("USA", Congestion) => t(&[480, 620], -24.0, rep(&[(250, 250)])),
         ("USA", CallWaiting) => t(&[440], -13.0, burst(&[(300, 0)])),
+        // UK: [A] = [D] (BT SIN 350).
         ("UK", Dial) => t(&[350, 440], -13.0, c),
         ("UK", Ringback) => t(&[400, 450], -19.0, rep(&[(400, 200), (400, 2000)])),
         ("UK", Busy) => t(&[400], -13.0, rep(&[(375, 375)])),
         ("UK", Congestion) => t(&[400], -13.0, rep(&[(400, 350), (225, 525)])),
         ("UK", CallWaiting) => t(&[400], -13.0, burst(&[(100, 0)])),
+        // Germany: [A] = [D].
         ("Germany", Dial) => t(&[425], -13.0, c),
         ("Germany", Ringback) => t(&[425], -13.0, rep(&[(1000, 4000)])),
         ("Germany", Busy) => t(&[425], -13.0, rep(&[(480, 480)])),
         ("Germany", Congestion) => t(&[425], -13.0, rep(&[(240, 240)])),
         ("Germany", CallWaiting) => t(&[425], -13.0, burst(&[(200, 200), (200, 0)])),
+        // France: [A] = [D]; the ITU list gives no congestion tone, both use 440 250/250
+        // (was 500/500 here, the same as busy).
         ("France", Dial) => t(&[440], -13.0, c),
         ("France", Ringback) => t(&[440], -13.0, rep(&[(1500, 3500)])),
-        ("France", Busy) | ("France", Congestion) => t(&[440], -13.0, rep(&[(500, 500)])),
+        ("France", Busy) => t(&[440], -13.0, rep(&[(500, 500)])),
+        ("France", Congestion) => t(&[440], -13.0, rep(&[(250, 250)])),
         ("France", CallWaiting) => t(&[440], -13.0, burst(&[(300, 0)])),
+        // Netherlands: [A] = [D].
         ("Netherlands", Dial) => t(&[425], -13.0, c),
         ("Netherlands", Ringback) => t(&[425], -13.0, rep(&[(1000, 4000)])),
         ("Netherlands", Busy) => t(&[425], -13.0, rep(&[(500, 500)])),
         ("Netherlands", Congestion) => t(&[425], -13.0, rep(&[(250, 250)])),
         ("Netherlands", CallWaiting) => t(&[425], -13.0, burst(&[(500, 0)])),
+        // Italy: [A] = [D].
         ("Italy", Dial) => t(&[425], -13.0, rep(&[(200, 200), (600, 1000)])),
         ("Italy", Ringback) => t(&[425], -13.0, rep(&[(1000, 4000)])),
         ("Italy", Busy) => t(&[425], -13.0, rep(&[(500, 500)])),
         ("Italy", Congestion) => t(&[425], -13.0, rep(&[(200, 200)])),
         ("Italy", CallWaiting) => t(&[425], -13.0, burst(&[(400, 100), (250, 100), (150, 0)])),
-        ("Israel", Dial) => t(&[400], -13.0, c),
-        ("Israel", Ringback) => t(&[400], -13.0, rep(&[(1000, 3000)])),
-        ("Israel", Busy) => t(&[400], -13.0, rep(&[(500, 500)])),
-        ("Israel", Congestion) => t(&[400], -13.0, rep(&[(250, 250)])),
-        ("Israel", CallWaiting) => t(&[400], -13.0, burst(&[(300, 0)])),
+        // Israel: [A] = [D]: 414 Hz (was 400 Hz here); call waiting 100/100/100/100/600
+        // (was a single 300 ms burst).
+        ("Israel", Dial) => t(&[414], -13.0, c),
+        ("Israel", Ringback) => t(&[414], -13.0, rep(&[(1000, 3000)])),
+        ("Israel", Busy) => t(&[414], -13.0, rep(&[(500, 500)])),
+        ("Israel", Congestion) => t(&[414], -13.0, rep(&[(250, 250)])),
+        ("Israel", CallWaiting) => t(&[414], -13.0, burst(&[(100, 100), (100, 100), (600, 0)])),
+        // China: [A] = [D].
         ("China", Dial) => t(&[450], -13.0, c),
         ("China", Ringback) => t(&[450], -13.0, rep(&[(1000, 4000)])),
         ("China", Busy) => t(&[450], -13.0, rep(&[(350, 350)])),
         ("China", Congestion) => t(&[450], -13.0, rep(&[(700, 700)])),
         ("China", CallWaiting) => t(&[450], -13.0, burst(&[(400, 0)])),
+        // Brazil: [A] = [D]; congestion starts with the short element 250/250 then 750/250
+        // (was the same cycle started at the long one); call waiting 50 on / 1000 off,
+        // played twice.
         ("Brazil", Dial) => t(&[425], -13.0, c),
         ("Brazil", Ringback) => t(&[425], -13.0, rep(&[(1000, 4000)])),
         ("Brazil", Busy) => t(&[425], -13.0, rep(&[(250, 250)])),
-        ("Brazil", Congestion) => t(&[425], -13.0, rep(&[(750, 250), (250, 250)])),
+        ("Brazil", Congestion) => t(&[425], -13.0, rep(&[(250, 250), (750, 250)])),
         ("Brazil", CallWaiting) => t(&[425], -13.0, burst(&[(50, 1000), (50, 0)])),
+        // Argentina: [D] only (not in [A]): busy 300/300 (was 300/200 here).
         ("Argentina", Dial) => t(&[425], -13.0, c),
         ("Argentina", Ringback) => t(&[425], -13.0, rep(&[(1000, 4500)])),
-        ("Argentina", Busy) => t(&[425], -13.0, rep(&[(300, 200)])),
+        ("Argentina", Busy) => t(&[425], -13.0, rep(&[(300, 300)])),
         ("Argentina", Congestion) => t(&[425], -13.0, rep(&[(200, 300)])),
         ("Argentina", CallWaiting) => t(&[425], -13.0, burst(&[(200, 0)])),
+        // Portugal: [A] = [D] except call waiting: [D] 425 Hz 200,200,200 then 5 s off
+        // (its string lacks the 0/200 gaps; read as 200 on, 200 off, 200 on), [A] 440 Hz
+        // 300 on 10 s off, which is the North American entry. We keep [D]'s.
         ("Portugal", Dial) => t(&[425], -13.0, c),
         ("Portugal", Ringback) => t(&[425], -13.0, rep(&[(1000, 5000)])),
         ("Portugal", Busy) => t(&[425], -13.0, rep(&[(500, 500)])),
         ("Portugal", Congestion) => t(&[425], -13.0, rep(&[(200, 200)])),
         ("Portugal", CallWaiting) => t(&[425], -13.0, burst(&[(200, 200), (200, 0)])),
+        // Russia: [A] = [D] (GOST 45.223-2001): ringback 1000/4000 (was 800/3200 here).
         ("Russia", Dial) => t(&[425], -13.0, c),
-        ("Russia", Ringback) => t(&[425], -13.0, rep(&[(800, 3200)])),
+        ("Russia", Ringback) => t(&[425], -13.0, rep(&[(1000, 4000)])),
         ("Russia", Busy) => t(&[425], -13.0, rep(&[(350, 350)])),
         ("Russia", Congestion) => t(&[425], -13.0, rep(&[(175, 175)])),
         ("Russia", CallWaiting) => t(&[425], -13.0, burst(&[(200, 0)])),
+        // Australia: [A] = [D] (ACIF S002): ringback 413+438 (was 400+450, which [A] lists
+        // only for calls to Telstra mobiles); congestion 375/375 (both sources note the
+        // level should drop 10 dB every other burst; not modelled). Call waiting: [A]
+        // 200/200/200, [D] 100/200/200; we keep [A]'s, which cites S002.
         ("Australia", Dial) => t(&[413, 438], -13.0, c),
-        ("Australia", Ringback) => t(&[400, 450], -19.0, rep(&[(400, 200), (400, 2000)])),
+        ("Australia", Ringback) => t(&[413, 438], -19.0, rep(&[(400, 200), (400, 2000)])),
         ("Australia", Busy) => t(&[425], -13.0, rep(&[(375, 375)])),
         ("Australia", Congestion) => t(&[425], -13.0, rep(&[(375, 375)])),
         ("Australia", CallWaiting) => t(&[425], -13.0, burst(&[(200, 200), (200, 0)])),
+        // India: [A] = [D]; dial and ringback are 400 Hz modulated by 25 Hz ("400*25"),
+        // given as the pair 375+425.
         ("India", Dial) => t(&[375, 425], -13.0, c),
         ("India", Ringback) => t(&[375, 425], -19.0, rep(&[(400, 200), (400, 2000)])),
         ("India", Busy) => t(&[400], -13.0, rep(&[(750, 750)])),

@@ -390,3 +390,75 @@ fn defaults_come_from_the_schema() {
     );
     assert!(t.user.is_empty());
 }
+
+/// The entries corrected after checking the table against the published lists (Asterisk
+/// indications.conf.sample and DAHDI zonedata.c, both after ITU-T E.180 Suppl. 2), written
+/// here in their notation ("f[+f]/on,0/off,..."; a call-waiting burst as its elements):
+/// the generated audio must have those frequencies and that on/off envelope.
+#[test]
+fn corrected_entries_follow_the_published_lists() {
+    let cases: [(&str, ToneKind, &str); 10] = [
+        ("Israel", ToneKind::Dial, "414"),
+        ("Israel", ToneKind::Busy, "414/500,0/500"),
+        ("Israel", ToneKind::Ringback, "414/1000,0/3000"),
+        (
+            "Israel",
+            ToneKind::CallWaiting,
+            "414/100,0/100,414/100,0/100,414/600",
+        ),
+        ("Russia", ToneKind::Ringback, "425/1000,0/4000"),
+        (
+            "Australia",
+            ToneKind::Ringback,
+            "413+438/400,0/200,413+438/400,0/2000",
+        ),
+        ("France", ToneKind::Congestion, "440/250,0/250"),
+        (
+            "Brazil",
+            ToneKind::Congestion,
+            "425/250,0/250,425/750,0/250",
+        ),
+        ("Argentina", ToneKind::Busy, "425/300,0/300"),
+        ("Argentina", ToneKind::Ringback, "425/1000,0/4500"),
+    ];
+    for (country, kind, published) in cases {
+        let spec = country_tone(country, kind).unwrap();
+        let mut freqs: Vec<f64> = Vec::new();
+        let mut want: Vec<(bool, f64)> = Vec::new();
+        for el in published.split(',') {
+            let (f, d) = el.split_once('/').unwrap_or((el, ""));
+            let on = f != "0";
+            if on && freqs.is_empty() {
+                freqs = f.split('+').map(|v| v.parse().unwrap()).collect();
+            }
+            if !d.is_empty() {
+                want.push((on, d.parse().unwrap()));
+            }
+        }
+        let x = generate(&spec, 8000);
+        let xf: Vec<f64> = x.iter().take(800).map(|v| f64::from(*v)).collect();
+        for f in &freqs {
+            let m = measure_freq(&xf[8..(xf.len().min(780))], 8000.0, *f, 10.0);
+            assert!(
+                (m - f).abs() < 1.0,
+                "{country} {kind:?}: {m} Hz, published {f}"
+            );
+        }
+        assert_eq!(spec.components.len(), freqs.len(), "{country} {kind:?}");
+        let segs = envelope_segments(&x, 8000.0);
+        if want.is_empty() {
+            assert_eq!(segs.len(), 1, "{country} {kind:?} continuous");
+            continue;
+        }
+        for (i, (on, d)) in want.iter().enumerate() {
+            assert_eq!(segs[i].0, *on, "{country} {kind:?} element {i}");
+            if i + 1 < segs.len() - 1 {
+                assert!(
+                    (segs[i].1 - d).abs() <= 2.0,
+                    "{country} {kind:?} element {i}: {} ms, published {d}",
+                    segs[i].1
+                );
+            }
+        }
+    }
+}
