@@ -49,3 +49,5 @@ pub mod wav;
 pub mod xr;
 
 pub use error::PacketError;
+pub mod driver;
+pub mod paging;
