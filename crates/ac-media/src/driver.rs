@@ -124,3 +124,37 @@ impl Drop for PagingListener {
         }
     }
 }
+
+/// Sends the copies of [`PacketRecorder`](crate::recording::PacketRecorder) from one UDP
+/// socket; a host-name target is resolved once when opened.
+pub struct Recorder {
+    sock: UdpSocket,
+    dest: SocketAddr,
+}
+
+impl Recorder {
+    pub fn open(target: &crate::recording::RecordTarget) -> io::Result<Recorder> {
+        use std::net::ToSocketAddrs;
+        let dest = match target {
+            crate::recording::RecordTarget::Addr(a) => *a,
+            crate::recording::RecordTarget::Host(h, p) => (h.as_str(), *p)
+                .to_socket_addrs()?
+                .next()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, h.clone()))?,
+        };
+        let bind: SocketAddr = if dest.is_ipv4() {
+            (Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        Ok(Recorder {
+            sock: UdpSocket::bind(bind)?,
+            dest,
+        })
+    }
+
+    /// Sends one copy.
+    pub fn send(&self, copy: &crate::recording::RecordDatagram<'_>) -> io::Result<()> {
+        self.sock.send_to(copy.data, self.dest).map(|_| ())
+    }
+}

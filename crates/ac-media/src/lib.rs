@@ -51,3 +51,4 @@ pub mod xr;
 pub use error::PacketError;
 pub mod driver;
 pub mod paging;
+pub mod recording;
