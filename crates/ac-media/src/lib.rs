@@ -1,7 +1,7 @@
 //! `ac-media`: RTP/RTCP/SRTP, codecs, jitter buffer, PLC and voice DSP.
 //!
-//! Sans-IO throughout: every module takes bytes or samples and returns bytes or samples; none
-//! opens a socket, spawns a thread or reads a clock.
+//! Sans-IO throughout except [`driver`]: every other module takes bytes or samples and returns
+//! bytes or samples; none opens a socket, spawns a thread or reads a clock.
 //!
 //! - [`rtp`]: RTP fixed header, CSRCs, header extension and padding (RFC 3550 5.1, 5.3.1):
 //!   a checked view ([`rtp::RtpView`]) and an owned packet with parse/emit.
@@ -25,6 +25,8 @@
 //! - [`tones`]: call progress tones (country set, user CPT table), generator, detector.
 //! - [`wav`]: RIFF/WAV reader and writer, built-in ring tones, music-on-hold player.
 //! - [`mixer`]: local 3-way conference mix-minus.
+//! - [`paging`]: multicast group paging and barge-in (3.3.15-3.3.16); [`recording`]: debug
+//!   RTP recording (7.3); [`driver`]: their sockets and threads (multicast join, TTL, loop).
 //! - [`srtp`]: SRTP/SRTCP (RFC 3711) with SDES keys (RFC 4568) over the webrtc-rs
 //!   `rtc-srtp` crate; interoperates with libsrtp2.
 #![forbid(unsafe_code)]
