@@ -1,6 +1,10 @@
 //! Safe wrappers over a small C harness around the reference C implementations that
-//! ac-media is checked and benchmarked against: libsrtp2 (SRTP interop), spandsp (G.711 and
-//! G.722). Test and bench support only; nothing here ships in the phone.
+//! ac-media is checked and benchmarked against: libsrtp2 (SRTP interop), spandsp (G.711,
+//! G.722, supervisory tone detection), speexdsp (jitter buffer, echo canceller and
+//! preprocessor); and G.168-style test signals ([`g168`]). Test and bench support only;
+//! nothing here ships in the phone.
+
+pub mod g168;
 
 use std::ffi::{c_int, c_void};
 
@@ -267,5 +271,103 @@ impl Drop for SpeexJitter {
     fn drop(&mut self) {
         // SAFETY: freed once.
         unsafe { ref_jb_free(self.0) }
+    }
+}
+
+extern "C" {
+    fn ref_aec_new(frame: c_int, filter: c_int, rate: c_int, with_pre: c_int) -> *mut c_void;
+    fn ref_aec_free(a: *mut c_void);
+    fn ref_aec_process(a: *mut c_void, far: *const i16, near: *const i16, out: *mut i16);
+}
+
+/// speexdsp's MDF echo canceller (`speex_echo_cancellation`), optionally followed by its
+/// preprocessor with residual-echo and noise suppression (`speex_preprocess_run`).
+pub struct SpeexAec {
+    a: *mut c_void,
+    frame: usize,
+}
+// SAFETY: used through &mut self only.
+unsafe impl Send for SpeexAec {}
+
+impl SpeexAec {
+    /// `frame` and `filter` (tail) in samples at `rate` Hz.
+    pub fn new(frame: usize, filter: usize, rate: i32, with_preprocess: bool) -> Self {
+        // SAFETY: allocates a fresh state.
+        let a = unsafe { ref_aec_new(n(frame), n(filter), rate, c_int::from(with_preprocess)) };
+        assert!(!a.is_null());
+        SpeexAec { a, frame }
+    }
+    /// One frame: `far` played to the loudspeaker, `near` from the microphone.
+    pub fn process(&mut self, far: &[i16], near: &[i16], out: &mut [i16]) {
+        assert!(far.len() == self.frame && near.len() == self.frame && out.len() == self.frame);
+        // SAFETY: the three slices hold one frame each.
+        unsafe { ref_aec_process(self.a, far.as_ptr(), near.as_ptr(), out.as_mut_ptr()) }
+    }
+}
+
+impl Drop for SpeexAec {
+    fn drop(&mut self) {
+        // SAFETY: freed once.
+        unsafe { ref_aec_free(self.a) }
+    }
+}
+
+extern "C" {
+    #[allow(clippy::too_many_arguments)]
+    fn ref_super_tone_detect(
+        amp: *const i16,
+        n: c_int,
+        el: *const c_int,
+        nelem: c_int,
+        codes: *mut c_int,
+        max: c_int,
+        segs: *mut c_int,
+        smax: c_int,
+        nsegs: *mut c_int,
+    ) -> c_int;
+}
+
+/// What spandsp's supervisory tone detector (`super_tone_rx`) reported.
+#[derive(Debug, Clone, Default)]
+pub struct SuperToneReport {
+    /// Tone callback codes: 0 = the pattern was detected, -1 = it ended.
+    pub codes: Vec<i32>,
+    /// Segment callback: (f1, f2, duration) of each element it saw.
+    pub segments: Vec<(i32, i32, i32)>,
+}
+
+/// Runs spandsp's `super_tone_rx` on 8 kHz `pcm` with one tone pattern made of
+/// `elements` = (f1, f2, min ms, max ms) (f = 0 for unused / silence, as spandsp takes it).
+/// Not thread-safe against itself (the segment callback has no user pointer).
+pub fn spandsp_super_tone(pcm: &[i16], elements: &[(i32, i32, i32, i32)]) -> SuperToneReport {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let el: Vec<c_int> = elements
+        .iter()
+        .flat_map(|(a, b, c, d)| [*a, *b, *c, *d])
+        .collect();
+    let mut codes = vec![0 as c_int; 256];
+    let mut segs = vec![0 as c_int; 3 * 1024];
+    let mut nsegs = 0;
+    // SAFETY: all buffers are valid for the lengths passed.
+    let nc = unsafe {
+        ref_super_tone_detect(
+            pcm.as_ptr(),
+            n(pcm.len()),
+            el.as_ptr(),
+            n(elements.len()),
+            codes.as_mut_ptr(),
+            n(codes.len()),
+            segs.as_mut_ptr(),
+            n(segs.len()),
+            &mut nsegs,
+        )
+    };
+    SuperToneReport {
+        codes: codes[..usize::try_from(nc).unwrap_or(0)].to_vec(),
+        segments: segs[..3 * usize::try_from(nsegs).unwrap_or(0)]
+            .chunks_exact(3)
+            .map(|c| (c[0], c[1], c[2]))
+            .collect(),
     }
 }
