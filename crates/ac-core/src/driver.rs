@@ -107,6 +107,7 @@ pub struct PhoneDriver {
     pub(crate) capture: Sender<AudioFrame>,
     pub(crate) playback: Receiver<AudioFrame>,
     pub(crate) status: Arc<std::sync::Mutex<PhoneStatus>>,
+    pub(crate) clock: Arc<std::sync::Mutex<Option<ac_prov::sntp::Sync>>>,
     pub(crate) thread: Option<JoinHandle<Result<(), CoreError>>>,
 }
 
@@ -126,10 +127,21 @@ impl PhoneDriver {
         let (playback_tx, playback) = bounded::<AudioFrame>(AUDIO_QUEUE);
         let status = Arc::new(std::sync::Mutex::new(PhoneStatus::default()));
         let st = status.clone();
+        let clock = Arc::new(std::sync::Mutex::new(None));
+        let ck = clock.clone();
         let thread = std::thread::Builder::new()
             .name("ac-phone".into())
             .spawn(move || {
-                crate::run::run(config, options, output, cmd_rx, capture_rx, playback_tx, st)
+                crate::run::run(
+                    config,
+                    options,
+                    output,
+                    cmd_rx,
+                    capture_rx,
+                    playback_tx,
+                    st,
+                    ck,
+                )
             })
             .map_err(|e| CoreError::Io(e.to_string()))?;
         Ok(PhoneDriver {
@@ -137,6 +149,7 @@ impl PhoneDriver {
             capture,
             playback,
             status,
+            clock,
             thread: Some(thread),
         })
     }
@@ -183,6 +196,18 @@ impl PhoneDriver {
             Ok(s) => s.clone(),
             Err(p) => p.into_inner().clone(),
         }
+    }
+
+    /// The current UTC time from the phone's SNTP client (manual 2.4), `None` until a
+    /// time server answered.
+    pub fn utc_now(&self) -> Option<std::time::SystemTime> {
+        let s = match self.clock.lock() {
+            Ok(c) => *c,
+            Err(p) => *p.into_inner(),
+        }?;
+        let ns = s.utc_at(std::time::Instant::now());
+        let ns = u64::try_from(ns).ok()?;
+        Some(std::time::UNIX_EPOCH + Duration::from_nanos(ns))
     }
 
     /// Ends calls, unregisters (briefly) and stops the phone thread.

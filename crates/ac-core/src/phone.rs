@@ -18,9 +18,11 @@ use ac_media::session::{Channel, Codec as MCodec, MediaConfig, MediaEvent, Media
 use ac_media::xr::VqMode;
 use ac_prov::dhcp::LeaseInfo;
 use ac_prov::engine::{Action, Engine, FetchError, FirmwareOutcome, Identity, Report, Trigger};
+use ac_prov::sntp::{ClientTuning, NtpEvent, NtpSettings, SntpClient, Sync as TimeSync};
 use ac_sip::call::{CallEvent, CallRef, Phone as SipPhone, PhoneConfig};
 use ac_sip::offer_answer::{Codec as SCodec, CodecList, LocalMedia, Negotiated, SrtpPolicy};
 use ac_sip::register::{RegEvent, Registration, RegistrationConfig};
+use ac_sip::resolve::Target;
 use ac_sip::sdp::Direction;
 use ac_sip::transaction::{Timers, Transport, TxId};
 
@@ -150,6 +152,9 @@ pub enum Transmit {
         dest: SocketAddr,
         data: Vec<u8>,
     },
+    /// An SNTP request (RFC 4330) to a time server, from the driver's NTP socket; replies
+    /// go to [`Phone::handle_ntp`].
+    Ntp { dest: SocketAddr, data: Vec<u8> },
 }
 
 /// What the phone asks the driver to do besides sending datagrams.
@@ -165,8 +170,24 @@ pub enum Io {
     Provision(Action),
     /// Persist this configuration as the last good one (atomically).
     SaveConfig(String),
-    /// Set the clock (manual 2.4 NTP) from these servers; answer with [`Phone::handle_time`].
+    /// The time stage (manual 2.4): the NTP servers to use, in order (host names or
+    /// addresses, port 123), from DHCP option 42 / 4 or `system/ntp/*` as table 3-45
+    /// orders them. Answer with [`Phone::handle_ntp_servers`] (the resolved addresses: the
+    /// phone runs SNTP itself through [`Transmit::Ntp`]), or with [`Phone::handle_time`]
+    /// when the driver set the clock by other means.
     SyncTime { servers: Vec<String> },
+    /// The outbound proxy is a host name: resolve this SIP URI by RFC 3263 (NAPTR, SRV for
+    /// TLS, TCP and UDP, then A) and answer with [`Phone::handle_proxy_resolved`]. TLS
+    /// connections to the result check the target's host name in the certificate
+    /// (RFC 5922 7.2).
+    ResolveProxy { uri: String },
+}
+
+/// Where the outbound proxy is, from the configuration.
+enum ProxySpec {
+    Addr(SocketAddr),
+    /// A SIP URI with a host name (and the port when it was configured explicitly).
+    Name(String),
 }
 
 /// Largest number of simultaneous calls (manual 4.13: up to eight).
@@ -241,6 +262,10 @@ pub struct Phone {
     boot_deadline: Option<Instant>,
     boot_timeout: Duration,
     rtp_base: Option<u16>,
+    /// The SNTP client of the time stage and of the periodic re-sync (manual 2.4).
+    sntp: Option<SntpClient>,
+    /// The last time sample.
+    utc: Option<TimeSync>,
 }
 
 fn sip_codec(c: SCodec) -> Option<MCodec> {
@@ -312,6 +337,8 @@ impl Phone {
             boot_deadline: None,
             boot_timeout: Duration::from_secs(20),
             rtp_base: None,
+            sntp: None,
+            utc: None,
         };
         p.display(DisplayKind::Boot, 0, "Network");
         p
@@ -426,6 +453,7 @@ impl Phone {
             self.sip.as_ref().and_then(|s| s.poll_timeout()),
             self.reg.as_ref().and_then(|r| r.poll_timeout()),
             self.engine.as_ref().and_then(|e| e.poll_timeout()),
+            self.sntp.as_ref().and_then(|c| c.poll_timeout()),
             self.hotline_at,
             self.boot_deadline,
         ];
@@ -518,6 +546,51 @@ impl Phone {
         self.pump(now);
     }
 
+    /// UTC (Unix nanoseconds) at `now`, once an NTP server answered.
+    pub fn utc_unix_nanos(&self, now: Instant) -> Option<i128> {
+        self.utc.map(|s| s.utc_at(now))
+    }
+
+    /// The last NTP time sample (server, round-trip delay, stratum).
+    pub fn last_time_sync(&self) -> Option<TimeSync> {
+        self.utc
+    }
+
+    /// The resolved addresses of the servers of [`Io::SyncTime`]: the phone asks them in
+    /// order with SNTP (ac-prov's client: 1 s per try, 2 tries per server). The first
+    /// answer ends the time stage; when all fail, registration starts anyway ("Time not
+    /// synchronized") and the client retries with its back-off. An empty list ends the
+    /// stage at once.
+    pub fn handle_ntp_servers(&mut self, now: Instant, servers: Vec<SocketAddr>) {
+        if servers.is_empty() {
+            self.handle_time(now, false);
+            return;
+        }
+        let settings = NtpSettings::from_config(&self.cfg);
+        let tuning = ClientTuning {
+            timeout: Duration::from_secs(1),
+            ..ClientTuning::default()
+        };
+        let mut c = SntpClient::new(
+            servers,
+            settings.sync_interval,
+            tuning,
+            mix(self.seed, 13),
+            now,
+        );
+        c.handle_timeout(now);
+        self.sntp = Some(c);
+        self.pump(now);
+    }
+
+    /// A datagram on the driver's NTP socket.
+    pub fn handle_ntp(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        if let Some(c) = &mut self.sntp {
+            c.handle_input(now, from, data);
+        }
+        self.pump(now);
+    }
+
     /// The clock was set (or could not be): registration starts.
     pub fn handle_time(&mut self, now: Instant, ok: bool) {
         if self.stage != BootStage::Time {
@@ -534,26 +607,27 @@ impl Phone {
         self.boot_deadline = None;
         self.stage = BootStage::Time;
         self.display(DisplayKind::Boot, 0, "Time");
-        // Manual 2.4: NTP servers from DHCP option 42 (else 4) or system/ntp/*.
-        let mut servers: Vec<String> = Vec::new();
+        // Manual 2.4 / table 3-45: NTP servers from DHCP option 42 (else 4) or system/ntp/*
+        // (DHCP's first when network/lan/dhcp/ntp/server_list/enabled).
+        let mut dhcp: Vec<std::net::Ipv4Addr> = Vec::new();
         if let Some(l) = &self.lease {
-            let list = if l.ntp_servers.is_empty() {
-                &l.time_servers
+            dhcp = if l.ntp_servers.is_empty() {
+                l.time_servers.clone()
             } else {
-                &l.ntp_servers
+                l.ntp_servers.clone()
             };
-            servers.extend(list.iter().map(|a| a.to_string()));
         }
-        if self.cfg.get_bool("system/ntp/enabled") == Some(true) {
-            for k in [
-                "system/ntp/primary_server_address",
-                "system/ntp/secondary_server_address",
-            ] {
-                if let Some(s) = self.cfg.get_raw(k).filter(|s| !s.is_empty()) {
-                    servers.push(s.to_string());
-                }
-            }
+        let settings = NtpSettings::from_config(&self.cfg);
+        let servers: Vec<String> = if settings.enabled {
+            settings.servers(&dhcp, &[]).0
+        } else {
+            dhcp.iter()
+                .map(|a| (a.to_string(), ac_prov::sntp::PORT))
+                .collect()
         }
+        .into_iter()
+        .map(|(h, _)| h)
+        .collect();
         if servers.is_empty() {
             self.start_sip(now);
         } else {
@@ -561,12 +635,17 @@ impl Phone {
         }
     }
 
-    fn outbound_proxy(&self) -> Result<Option<SocketAddr>, String> {
-        let (addr, port) = if self
+    fn outbound_proxy(&self) -> Result<Option<ProxySpec>, String> {
+        let sip_proxy = self
             .cfg
             .get_bool("voip/signalling/sip/sip_outbound_proxy/enabled")
-            == Some(true)
-        {
+            == Some(true);
+        let port_key = if sip_proxy {
+            "voip/signalling/sip/sip_outbound_proxy/port"
+        } else {
+            "lync/sign_in/fixed_outbound_proxy_port"
+        };
+        let (addr, port) = if sip_proxy {
             (
                 self.cfg
                     .get_raw("voip/signalling/sip/sip_outbound_proxy/addr")
@@ -589,16 +668,82 @@ impl Phone {
         if addr.is_empty() {
             return Ok(None);
         }
-        let ip: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("outbound proxy {addr:?} is not an IP address"))?;
         let port = u16::try_from(port).map_err(|_| format!("bad proxy port {port}"))?;
-        Ok(Some(SocketAddr::new(ip, port)))
+        if let Ok(ip) = addr.parse::<IpAddr>() {
+            return Ok(Some(ProxySpec::Addr(SocketAddr::new(ip, port))));
+        }
+        let name_ok = addr.len() <= 253
+            && addr.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !name_ok {
+            return Err(format!(
+                "outbound proxy {addr:?} is not an address or host name"
+            ));
+        }
+        // RFC 3263 4.2: an explicit port skips the SRV look-up; the default one does not.
+        Ok(Some(ProxySpec::Name(if self.cfg.is_explicit(port_key) {
+            format!("sip:{addr}:{port}")
+        } else {
+            format!("sip:{addr}")
+        })))
+    }
+
+    /// The answer to [`Io::ResolveProxy`]: the targets in order (the first is used), or
+    /// why there are none.
+    pub fn handle_proxy_resolved(&mut self, now: Instant, targets: Result<Vec<Target>, String>) {
+        if self.stage != BootStage::Registration || self.sip.is_some() {
+            return;
+        }
+        match targets.as_ref().map(|t| t.first()) {
+            Ok(Some(t)) => {
+                let (addr, transport) = (t.addr, t.transport);
+                self.sip_with_proxy(now, Some((addr, transport)));
+            }
+            Ok(None) => self.proxy_unresolved("no target"),
+            Err(e) => {
+                let e = e.clone();
+                self.proxy_unresolved(&e);
+            }
+        }
+        self.pump(now);
+    }
+
+    fn proxy_unresolved(&mut self, why: &str) {
+        self.notice(&format!("Outbound proxy: {why}"));
+        self.stage = BootStage::Ready;
+        self.display(DisplayKind::Idle, 0, "Not registered");
+        self.out(BoardOutput::Led(LedId::Line1, LedState::Off));
     }
 
     fn start_sip(&mut self, now: Instant) {
-        let Some(local) = self.sip_addr else { return };
+        if self.sip_addr.is_none() {
+            return;
+        }
         self.stage = BootStage::Registration;
+        let proxy = match self.outbound_proxy() {
+            Ok(Some(ProxySpec::Addr(a))) => Some((a, Transport::Udp)),
+            Ok(Some(ProxySpec::Name(uri))) => {
+                self.display(DisplayKind::Boot, 0, "Resolving the proxy");
+                self.ios.push_back(Io::ResolveProxy { uri });
+                return;
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.notice(&e);
+                None
+            }
+        };
+        self.sip_with_proxy(now, proxy);
+    }
+
+    /// The SIP core and the registration, through `proxy` (address and transport).
+    fn sip_with_proxy(&mut self, now: Instant, proxy: Option<(SocketAddr, Transport)>) {
+        let Some(local) = self.sip_addr else { return };
+        let transport = proxy.map_or(Transport::Udp, |p| p.1);
+        let proxy = proxy.map(|p| p.0);
         self.features = Features::from_config_keep_runtime(&self.cfg, &self.features);
         if let Ok(ms) = MediaSettings::from_config(&self.cfg) {
             self.media_settings = ms;
@@ -606,13 +751,6 @@ impl Phone {
         if let Some(b) = self.rtp_base {
             self.media_settings.rtp_base_port = b;
         }
-        let proxy = match self.outbound_proxy() {
-            Ok(p) => p,
-            Err(e) => {
-                self.notice(&e);
-                None
-            }
-        };
         self.proxy = proxy;
         let user = self.sign_in.user_part().to_string();
         let password = if self.sign_in.password.is_empty() {
@@ -628,7 +766,12 @@ impl Phone {
         } else {
             self.sign_in.user.clone()
         };
-        let contact = format!("sip:{user}@{local}");
+        // RFC 3261 19.1.1 / 18: a stream transport is named in the Contact.
+        let (contact, via_transport) = match transport {
+            Transport::Udp => (format!("sip:{user}@{local}"), "UDP"),
+            Transport::Tcp => (format!("sip:{user}@{local};transport=tcp"), "TCP"),
+            Transport::Tls => (format!("sip:{user}@{local};transport=tls"), "TLS"),
+        };
         let codecs = CodecList(
             CodecList::from_config(&self.cfg)
                 .0
@@ -646,7 +789,7 @@ impl Phone {
             display_name: self.sign_in.display_name.clone(),
             contact: contact.clone(),
             via_host: local.to_string(),
-            transport: Transport::Udp,
+            transport,
             outbound_proxy: proxy,
             username: auth_user.clone(),
             password: password.clone(),
@@ -687,7 +830,7 @@ impl Phone {
                     registrar: format!("sip:{}", self.sign_in.domain()),
                     contact,
                     via_host: local.to_string(),
-                    via_transport: "UDP".into(),
+                    via_transport: via_transport.into(),
                     username: auth_user,
                     password,
                     expires: 300,
@@ -732,6 +875,19 @@ impl Phone {
     fn pump(&mut self, now: Instant) {
         for _ in 0..64 {
             let mut progress = false;
+            if let Some(c) = &mut self.sntp {
+                while let Some((dest, p)) = c.poll_transmit() {
+                    progress = true;
+                    self.transmits.push_back(Transmit::Ntp {
+                        dest,
+                        data: p.to_vec(),
+                    });
+                }
+                if let Some(ev) = c.poll_event() {
+                    progress = true;
+                    self.on_ntp_event(now, ev);
+                }
+            }
             if let Some(e) = &mut self.engine {
                 if let Some(a) = e.poll_action() {
                     progress = true;
@@ -807,6 +963,22 @@ impl Phone {
             if !progress {
                 break;
             }
+        }
+    }
+
+    fn on_ntp_event(&mut self, now: Instant, ev: NtpEvent) {
+        match ev {
+            NtpEvent::Synced(s) => {
+                self.utc = Some(s);
+                if self.stage == BootStage::Time {
+                    self.start_sip(now);
+                }
+            }
+            NtpEvent::AllFailed { .. } if self.stage == BootStage::Time => {
+                self.notice("Time not synchronized");
+                self.start_sip(now);
+            }
+            _ => {}
         }
     }
 
@@ -1430,6 +1602,9 @@ impl Phone {
         }
         if let Some(e) = &mut self.engine {
             e.handle_timeout(now);
+        }
+        if let Some(c) = &mut self.sntp {
+            c.handle_timeout(now);
         }
         if self.boot_deadline.is_some_and(|t| t <= now) && self.stage == BootStage::Provisioning {
             self.notice("Provisioning timed out");

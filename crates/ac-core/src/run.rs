@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use ac_prov::dhcp::{ClientConfig, DhcpClient, Event as DhcpEvent, Lease};
 use ac_prov::driver::{dhcp_socket, run_dhcp, Fetcher, TlsMaterial};
 use ac_prov::engine::{Action, FirmwareOutcome};
+use ac_prov::sntp::Sync as TimeSync;
 use ac_sip::driver::{Incoming, TlsSettings, TransportConfig, Transports};
 use crossbeam_channel::{Receiver, Sender};
 
@@ -76,6 +77,32 @@ fn dhcp(iface: &str, opts: &DriverOptions, model: &str, seed: u64) -> Result<Lea
     Ok(l)
 }
 
+/// The first `nameserver` of /etc/resolv.conf (static addressing).
+fn system_dns() -> Option<SocketAddr> {
+    let text = std::fs::read_to_string("/etc/resolv.conf").ok()?;
+    text.lines().find_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next() == Some("nameserver"))
+            .then(|| w.next()?.parse::<IpAddr>().ok())
+            .flatten()
+            .map(|ip| SocketAddr::new(ip, 53))
+    })
+}
+
+/// RFC 3263 resolution of the outbound proxy (ac-sip's resolver over UDP DNS), TLS
+/// preferred over TCP over UDP when the DNS offers several.
+fn resolve_proxy(
+    uri: &str,
+    dns: Option<SocketAddr>,
+    seed: u64,
+) -> Result<Vec<ac_sip::resolve::Target>, String> {
+    use ac_sip::transaction::Transport as T;
+    let dns = dns.ok_or("no DNS server (DHCP option 6 or /etc/resolv.conf)")?;
+    let u = ac_sip::uri::SipUri::parse(uri).map_err(|e| format!("{uri}: {e}"))?;
+    let mut r = ac_sip::resolve::Resolver::for_uri(&u, &[T::Tls, T::Tcp, T::Udp], seed);
+    ac_sip::driver::resolve(&mut r, dns).map_err(|e| e.to_string())
+}
+
 struct Media {
     rtp: UdpSocket,
     rtcp: UdpSocket,
@@ -98,6 +125,7 @@ pub(crate) fn run(
     capture: Receiver<AudioFrame>,
     playback: Sender<AudioFrame>,
     status: Arc<Mutex<PhoneStatus>>,
+    clock: Arc<Mutex<Option<TimeSync>>>,
 ) -> Result<(), CoreError> {
     let seed = if options.seed == 0 {
         os_seed()
@@ -124,11 +152,16 @@ pub(crate) fn run(
             (IpAddr::V4(l.address), Some(l.info))
         }
     };
+    // UDP is bound; TCP and TLS connections are opened to the proxy when it needs them
+    // (RFC 3263 target), trusting the same CAs as HTTPS provisioning.
     let mut net = Transports::new(&TransportConfig {
         udp: Some(SocketAddr::new(ip, options.sip_port)),
         tcp: None,
         tls: None,
-        tls_settings: TlsSettings::default(),
+        tls_settings: TlsSettings {
+            roots: options.ca_certs.clone(),
+            ..TlsSettings::default()
+        },
     })
     .map_err(|e| CoreError::Io(e.to_string()))?;
     let sip_addr = net
@@ -142,8 +175,15 @@ pub(crate) fn run(
         Duration::from_secs(10),
     )
     .map_err(|e| CoreError::Io(e.to_string()))?;
+    let dns: Option<SocketAddr> = lease
+        .as_ref()
+        .and_then(|l| l.dns_servers.first())
+        .map(|a| SocketAddr::new(IpAddr::V4(*a), 53))
+        .or_else(system_dns);
     phone.handle_network_up(Instant::now(), sip_addr, lease);
     let mut media: HashMap<u16, Media> = HashMap::new();
+    // The SNTP socket (opened at the time stage).
+    let mut ntp: Option<UdpSocket> = None;
     let mut buf = vec![0u8; 2048];
     let mut last_status = Instant::now() - Duration::from_secs(1);
     let mut stopping: Option<Instant> = None;
@@ -223,6 +263,14 @@ pub(crate) fn run(
                 }
             }
         }
+        if let Some(sock) = &ntp {
+            for _ in 0..8 {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    break;
+                };
+                phone.handle_ntp(Instant::now(), from, &buf[..n]);
+            }
+        }
         if phone.poll_timeout().is_some_and(|t| t <= Instant::now()) {
             phone.handle_timeout(Instant::now());
         }
@@ -254,14 +302,38 @@ pub(crate) fn run(
                     }
                 }
                 Io::Provision(_) => {}
+                Io::ResolveProxy { uri } => {
+                    // RFC 5922 4: a TLS server is checked against the domain of the URI
+                    // that was resolved (the proxy's configured name), not the SRV target.
+                    if let Ok(u) = ac_sip::uri::SipUri::parse(&uri) {
+                        net.set_server_name(Some(u.host.to_string()));
+                    }
+                    let r = resolve_proxy(&uri, dns, seed);
+                    phone.handle_proxy_resolved(Instant::now(), r);
+                }
                 Io::SaveConfig(text) => {
                     if let Some(d) = &options.state_dir {
                         let _ =
                             ac_cfg::fsutil::atomic_write(&d.join("current.cfg"), text.as_bytes());
                     }
                 }
-                // The host's clock is already set (SNTP is not done by this driver).
-                Io::SyncTime { .. } => phone.handle_time(Instant::now(), true),
+                // Manual 2.4: SNTP by the phone; the names are resolved here (boot only).
+                Io::SyncTime { servers } => {
+                    let list: Vec<(String, u16)> = servers
+                        .into_iter()
+                        .map(|h| (h, ac_prov::sntp::PORT))
+                        .collect();
+                    let addrs = ac_prov::driver::net::resolve_servers(&list);
+                    match UdpSocket::bind(SocketAddr::new(ip, 0))
+                        .and_then(|s| s.set_nonblocking(true).map(|_| s))
+                    {
+                        Ok(s) => {
+                            ntp = Some(s);
+                            phone.handle_ntp_servers(Instant::now(), addrs);
+                        }
+                        Err(_) => phone.handle_time(Instant::now(), false),
+                    }
+                }
             }
         }
         // Datagrams out.
@@ -270,6 +342,12 @@ pub(crate) fn run(
                 Transmit::Sip(t) => {
                     if net.send(&t).is_err() {
                         phone.handle_sip_error(Instant::now(), t.dest);
+                    }
+                }
+                Transmit::Ntp { dest, data } => {
+                    if let Some(s) = &ntp {
+                        // An unreachable server is the SNTP client's timeout to handle.
+                        let _ = s.send_to(&data, dest);
                     }
                 }
                 Transmit::Media { from, dest, data } => {
@@ -294,6 +372,11 @@ pub(crate) fn run(
             match status.lock() {
                 Ok(mut s) => *s = st,
                 Err(p) => *p.into_inner() = st,
+            }
+            let t = phone.last_time_sync();
+            match clock.lock() {
+                Ok(mut c) => *c = t,
+                Err(p) => *p.into_inner() = t,
             }
         }
         if stopping.is_some_and(|t| Instant::now() >= t) {

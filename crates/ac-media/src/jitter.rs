@@ -18,6 +18,12 @@
 //!
 //! Reordering: packets are kept sorted by extended timestamp; a packet whose media time has
 //! already been played is counted late and dropped; duplicates are counted and dropped.
+//!
+//! Timestamp discontinuities (RFC 3550 5.1: the timestamp need not be continuous across a
+//! pause; a peer that stops sending while held, e.g. baresip, resumes with its clock where it
+//! stopped): after [`RESYNC_LATE`] late packets in a row, or one packet more than the memory
+//! bound ahead of the playout position, the buffer starts its timeline again from that packet
+//! instead of dropping the rest of the stream.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -98,9 +104,14 @@ pub struct JitterStats {
     pub delay_sum_ms: f64,
 }
 
+/// Late packets in a row after which the sender's clock is taken to have jumped back.
+pub const RESYNC_LATE: u32 = 5;
+
 /// The jitter buffer.
 #[derive(Debug)]
 pub struct JitterBuffer {
+    /// Late packets in a row (reset by any packet that is kept).
+    late_run: u32,
     cfg: JitterConfig,
     epoch: Option<Instant>,
     /// Extended timestamp of the first packet (timestamps are kept relative to it).
@@ -122,6 +133,7 @@ impl JitterBuffer {
     pub fn new(cfg: JitterConfig) -> Self {
         let target_ms = f64::from(cfg.fixed_ms.unwrap_or(cfg.frame_ms * 3));
         JitterBuffer {
+            late_run: 0,
             cfg,
             epoch: None,
             ts_base: None,
@@ -169,7 +181,16 @@ impl JitterBuffer {
     /// A received packet (already parsed; `payload` is the RTP payload).
     pub fn handle_packet(&mut self, now: Instant, timestamp: u32, payload: &[u8]) {
         self.epoch.get_or_insert(now);
-        let ext = self.extend(timestamp);
+        let mut ext = self.extend(timestamp);
+        // Bound the memory: never hold more than max delay plus a second of media.
+        let limit = i64::from(self.cfg.clock_rate) * i64::from(self.cfg.max_delay_ms + 1000) / 1000;
+        if let Some(next) = self.next_ts {
+            let behind = ext < next && self.late_run + 1 >= RESYNC_LATE;
+            if behind || ext - next > limit {
+                self.restart_timeline();
+                ext = self.extend(timestamp);
+            }
+        }
         let arrival = self.ms(now);
         self.stats.received += 1;
         let transit = arrival - self.units_to_ms(ext);
@@ -181,25 +202,32 @@ impl JitterBuffer {
         if let Some(next) = self.next_ts {
             if ext < next {
                 self.stats.late += 1;
+                self.late_run += 1;
                 return;
             }
         }
+        self.late_run = 0;
         if self.packets.contains_key(&ext) {
             self.stats.duplicates += 1;
             return;
-        }
-        // Bound the memory: never hold more than max delay plus a second of media.
-        let limit = i64::from(self.cfg.clock_rate) * i64::from(self.cfg.max_delay_ms + 1000) / 1000;
-        if let Some(next) = self.next_ts {
-            if ext - next > limit {
-                return;
-            }
         }
         self.packets.insert(ext, payload.to_vec());
         self.update_target();
         if self.next_poll.is_none() {
             self.next_poll = Some(now);
         }
+    }
+
+    /// The sender's clock jumped: forget the timeline (buffered packets, transit history,
+    /// playout position); the next packet starts it again. The counters stay.
+    fn restart_timeline(&mut self) {
+        self.ts_base = None;
+        self.last_ext = 0;
+        self.packets.clear();
+        self.transits.clear();
+        self.first_transit = None;
+        self.next_ts = None;
+        self.late_run = 0;
     }
 
     fn base_transit(&self) -> f64 {
@@ -355,5 +383,59 @@ mod tests {
         assert_eq!(out, sorted);
         assert!(out.len() >= 14, "{out:?}");
         assert_eq!(jb.stats().late, 0);
+    }
+
+    /// A sender that stops while held and resumes with its timestamps where it stopped
+    /// (no jump over the pause): the buffer plays its packets again after
+    /// [`RESYNC_LATE`] late ones, instead of counting the rest of the stream late.
+    #[test]
+    fn resumed_stream_with_a_stopped_clock_is_played_again() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        let mut played: Vec<(u64, u8)> = Vec::new();
+        for k in 0..200u64 {
+            let now = t0 + Duration::from_millis(k * 20);
+            // Packets 0..50, a one-second pause, then packets 50..150 at the old clock.
+            let pkt = match k {
+                0..50 => Some(k as u32),
+                100..200 => Some(k as u32 - 50),
+                _ => None,
+            };
+            if let Some(i) = pkt {
+                jb.handle_packet(now, 7000 + i * 160, &[i as u8]);
+            }
+            if let Playout::Frame { payload, .. } = jb.poll_frame(now) {
+                played.push((k, payload[0]));
+            }
+        }
+        let after: Vec<u8> = played
+            .iter()
+            .filter(|(k, _)| *k >= 100)
+            .map(|p| p.1)
+            .collect();
+        assert!(after.len() >= 90, "{} frames after the pause", after.len());
+        assert!(after.windows(2).all(|w| w[1] == w[0] + 1), "{after:?}");
+        assert_eq!(jb.stats().late, u64::from(RESYNC_LATE - 1));
+    }
+
+    /// A timestamp jump far ahead (a restarted sender) starts the timeline again too.
+    #[test]
+    fn forward_timestamp_jump_restarts_the_timeline() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        let mut after = 0;
+        for k in 0..100u64 {
+            let now = t0 + Duration::from_millis(k * 20);
+            let ts = if k < 50 {
+                k as u32 * 160
+            } else {
+                3_000_000_000 + k as u32 * 160
+            };
+            jb.handle_packet(now, ts, &[k as u8]);
+            if let Playout::Frame { payload, .. } = jb.poll_frame(now) {
+                after += usize::from(payload[0] >= 50);
+            }
+        }
+        assert!(after >= 45, "{after} frames after the jump");
     }
 }

@@ -423,6 +423,12 @@ impl Transports {
         Ok(t)
     }
 
+    /// The name checked in the certificates of TLS connections opened from now on (RFC 5922
+    /// 7.2: the host the target was resolved from); `None`: the destination IP address.
+    pub fn set_server_name(&mut self, name: Option<String>) {
+        self.server_name = name;
+    }
+
     pub fn local_addr(&self, transport: Transport) -> Option<SocketAddr> {
         match transport {
             Transport::Udp => self.udp.as_ref().and_then(|s| s.local_addr().ok()),

@@ -113,6 +113,7 @@ impl Net {
                                     .handle_sip(now, Transport::Udp, src, &t.data);
                             }
                         }
+                        Transmit::Ntp { .. } => {}
                         Transmit::Media { dest, data, .. } => {
                             if self.lose() {
                                 self.dropped += 1;
