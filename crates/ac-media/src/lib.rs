@@ -28,6 +28,7 @@ pub mod dtmf;
 pub mod error;
 pub mod g711;
 pub mod g722;
+pub mod g729;
 pub mod jitter;
 pub mod plc;
 pub mod rtcp;
