@@ -15,10 +15,11 @@
 //! around it, pitch gain with the taming procedure against error propagation (3.8.1 of the
 //! Annex A text), 17-bit algebraic codebook (4 pulses on 4 tracks) with pitch sharpening,
 //! conjugate-structure gain VQ (GA 3 bits, GB 4 bits) with the MA-predicted code gain.
-//! Deviation: the codebook and gain searches are exhaustive (all 8192 pulse combinations,
-//! all 128 gain pairs) instead of Annex A's tree search and pre-selection; they choose among
-//! a superset of the candidates Annex A looks at, at a cost that stays below the fixed-point
-//! reference's on this machine (docs/benchmarks.md).
+//! Deviations: the codebook search is a depth-first search of our own (the 8 best of the 64
+//! pulse pairs of tracks 0-1, each completed by every pair of tracks 2-3: 1,024 of the 8,192
+//! combinations) instead of Annex A's; the gain search tries all 128 GA x GB pairs instead of
+//! the pre-selection of 3.9.2. Quality and speed against bcg729: docs/media.md,
+//! docs/benchmarks.md.
 //!
 //! Decoder (G.729 4 / A.4): parameter decoding with the pitch parity check, excitation,
 //! synthesis, Annex A post-filter (long-term post-filter on the residual of A(z/0.55),
@@ -708,7 +709,7 @@ impl Encoder {
 }
 
 /// Algebraic codebook search (G.729 3.8, A.3.8): signs from the backward-filtered target,
-/// positions maximizing C^2/E over every combination of the four tracks. Returns the position
+/// positions maximizing C^2/E (depth-first, see the module documentation). Returns the position
 /// index (13 bits), sign index (4 bits), the sharpened code vector and its filtered version.
 fn acelp_search(
     x: &[f32; L_SUBFR],
@@ -743,27 +744,37 @@ fn acelp_search(
         }
     }
     let track3: [usize; 16] = [3, 8, 13, 18, 23, 28, 33, 38, 4, 9, 14, 19, 24, 29, 34, 39];
-    let mut best = (-1.0f32, 1.0f32, [0usize, 1, 2, 3]);
+    // Depth-first search: the (i0, i1) pairs ranked by C^2/E of the two pulses, and for the
+    // best PAIRS of them every (i2, i3) completion.
+    const PAIRS: usize = 8;
+    let mut pairs = [(0.0f32, 1.0f32, 0usize, 1usize); 64];
+    let mut n = 0;
     for i0 in (0..L_SUBFR).step_by(5) {
-        let c0 = d[i0];
-        let e0 = phi[i0][i0];
         for i1 in (1..L_SUBFR).step_by(5) {
-            let c1 = c0 + d[i1];
-            let e1 = e0 + phi[i1][i1] + phi[i0][i1];
-            let mut r01 = [0.0f32; 16];
+            let c = d[i0] + d[i1];
+            let e = phi[i0][i0] + phi[i1][i1] + phi[i0][i1];
+            pairs[n] = (c, e, i0, i1);
+            n += 1;
+        }
+    }
+    pairs.select_nth_unstable_by(PAIRS - 1, |a, b| {
+        (b.0 * b.0 * a.1).total_cmp(&(a.0 * a.0 * b.1))
+    });
+    let mut best = (-1.0f32, 1.0f32, [0usize, 1, 2, 3]);
+    for &(c1, e1, i0, i1) in &pairs[..PAIRS] {
+        let mut r01 = [0.0f32; 16];
+        for (n, &i3) in track3.iter().enumerate() {
+            r01[n] = phi[i3][i3] + phi[i0][i3] + phi[i1][i3];
+        }
+        for i2 in (2..L_SUBFR).step_by(5) {
+            let c2 = c1 + d[i2];
+            let e2 = e1 + phi[i2][i2] + phi[i0][i2] + phi[i1][i2];
+            let row = &phi[i2];
             for (n, &i3) in track3.iter().enumerate() {
-                r01[n] = phi[i3][i3] + phi[i0][i3] + phi[i1][i3];
-            }
-            for i2 in (2..L_SUBFR).step_by(5) {
-                let c2 = c1 + d[i2];
-                let e2 = e1 + phi[i2][i2] + phi[i0][i2] + phi[i1][i2];
-                let row = &phi[i2];
-                for (n, &i3) in track3.iter().enumerate() {
-                    let c = c2 + d[i3];
-                    let e = e2 + r01[n] + row[i3];
-                    if c * c * best.1 > best.0 * e {
-                        best = (c * c, e, [i0, i1, i2, i3]);
-                    }
+                let c = c2 + d[i3];
+                let e = e2 + r01[n] + row[i3];
+                if c * c * best.1 > best.0 * e {
+                    best = (c * c, e, [i0, i1, i2, i3]);
                 }
             }
         }
