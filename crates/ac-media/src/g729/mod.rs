@@ -97,6 +97,23 @@ pub fn split_payload(payload: &[u8]) -> Result<Vec<(FrameKind, &[u8])>, crate::P
     Ok(out)
 }
 
+/// Joins frames into one RTP payload (speech frames first, at most one SID last): the
+/// inverse of [`split_payload`].
+pub fn join_payload(frames: &[(FrameKind, &[u8])]) -> Result<Vec<u8>, crate::PacketError> {
+    let mut out = Vec::new();
+    for (i, (kind, f)) in frames.iter().enumerate() {
+        let (len, last_only) = match kind {
+            FrameKind::Speech => (FRAME_BYTES, false),
+            FrameKind::Sid => (SID_BYTES, true),
+        };
+        if f.len() != len || (last_only && i + 1 != frames.len()) {
+            return Err(crate::PacketError::BadLength("G.729 frame"));
+        }
+        out.extend_from_slice(f);
+    }
+    Ok(out)
+}
+
 fn pack(prm: &[u16; 11]) -> [u8; FRAME_BYTES] {
     let mut out = [0u8; FRAME_BYTES];
     let mut pos = 0usize;
