@@ -251,11 +251,13 @@ pub(crate) fn syn_filt(a: &[f32; MP1], x: &[f32], y: &mut [f32], mem: &mut [f32;
     let mut buf = [0.0f32; M + 80];
     buf[..M].copy_from_slice(mem);
     for i in 0..n {
-        let mut s = x[i];
-        for k in 1..MP1 {
-            s -= a[k] * buf[M + i - k];
+        // Oldest terms first: the newest output enters the sum last, so the recursion's
+        // critical path is one multiply-subtract per sample.
+        let mut s = 0.0f32;
+        for k in (2..MP1).rev() {
+            s += a[k] * buf[M + i - k];
         }
-        buf[M + i] = s;
+        buf[M + i] = x[i] - s - a[1] * buf[M + i - 1];
     }
     y[..n].copy_from_slice(&buf[M..M + n]);
     if update {

@@ -180,7 +180,7 @@ fn impulse(a: &[f32; MP1]) -> [f32; L_SUBFR] {
     h[0] = 1.0;
     for n in 1..L_SUBFR {
         let mut s = 0.0;
-        for k in 1..=n.min(M) {
+        for k in (1..=n.min(M)).rev() {
             s -= a[k] * h[n - k];
         }
         h[n] = s;
