@@ -369,5 +369,87 @@ pub fn spandsp_super_tone(pcm: &[i16], elements: &[(i32, i32, i32, i32)]) -> Sup
             .chunks_exact(3)
             .map(|c| (c[0], c[1], c[2]))
             .collect(),
+mod bcg729_ffi {
+    use std::ffi::{c_int, c_void};
+    extern "C" {
+        pub fn ref_g729_encoder_new(vad: c_int) -> *mut c_void;
+        pub fn ref_g729_encoder_free(s: *mut c_void);
+        pub fn ref_g729_encode(s: *mut c_void, pcm: *const i16, out: *mut u8) -> c_int;
+        pub fn ref_g729_decoder_new() -> *mut c_void;
+        pub fn ref_g729_decoder_free(s: *mut c_void);
+        pub fn ref_g729_decode(s: *mut c_void, frame: *const u8, len: c_int, out: *mut i16);
+    }
+}
+
+/// bcg729's G.729A encoder (Annex B VAD/DTX when `vad`).
+pub struct Bcg729Encoder {
+    s: *mut std::ffi::c_void,
+}
+
+impl Bcg729Encoder {
+    /// A new channel.
+    pub fn new(vad: bool) -> Self {
+        // SAFETY: plain constructor of the library.
+        let s = unsafe { bcg729_ffi::ref_g729_encoder_new(i32::from(vad)) };
+        assert!(!s.is_null(), "bcg729 encoder allocation failed");
+        Self { s }
+    }
+
+    /// Encodes 80 samples; returns the frame bytes (10, 2 or 0 of them).
+    pub fn encode(&mut self, pcm: &[i16; 80]) -> Vec<u8> {
+        let mut out = [0u8; 10];
+        // SAFETY: 80 input samples and a 10-byte output, as the API requires.
+        let n = unsafe { bcg729_ffi::ref_g729_encode(self.s, pcm.as_ptr(), out.as_mut_ptr()) };
+        out[..n.clamp(0, 10) as usize].to_vec()
+    }
+}
+
+impl Drop for Bcg729Encoder {
+    fn drop(&mut self) {
+        // SAFETY: created by ref_g729_encoder_new, freed once.
+        unsafe { bcg729_ffi::ref_g729_encoder_free(self.s) }
+    }
+}
+
+/// bcg729's G.729A/B decoder.
+pub struct Bcg729Decoder {
+    s: *mut std::ffi::c_void,
+}
+
+impl Default for Bcg729Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Bcg729Decoder {
+    /// A new channel.
+    pub fn new() -> Self {
+        // SAFETY: plain constructor of the library.
+        let s = unsafe { bcg729_ffi::ref_g729_decoder_new() };
+        assert!(!s.is_null(), "bcg729 decoder allocation failed");
+        Self { s }
+    }
+
+    /// Decodes one frame: 10 bytes speech, 2 bytes SID, empty = untransmitted.
+    pub fn decode(&mut self, frame: &[u8], out: &mut [i16; 80]) {
+        assert!(
+            matches!(frame.len(), 0 | 2 | 10),
+            "G.729 frame of {} bytes",
+            frame.len()
+        );
+        let mut buf = [0u8; 10];
+        buf[..frame.len()].copy_from_slice(frame);
+        // SAFETY: a 10-byte buffer holding `len` valid bytes and an 80-sample output.
+        unsafe {
+            bcg729_ffi::ref_g729_decode(self.s, buf.as_ptr(), frame.len() as i32, out.as_mut_ptr())
+        }
+    }
+}
+
+impl Drop for Bcg729Decoder {
+    fn drop(&mut self) {
+        // SAFETY: created by ref_g729_decoder_new, freed once.
+        unsafe { bcg729_ffi::ref_g729_decoder_free(self.s) }
     }
 }

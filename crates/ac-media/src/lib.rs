@@ -10,6 +10,8 @@
 //! - [`g711`]: G.711 A-law and µ-law, bit-exact with the ITU-T G.191 STL.
 //! - [`g722`]: G.722 64 kbit/s encoder and decoder (modes 1-3), bit-exact with the ITU-T
 //!   G.191 STL test vectors.
+//! - [`g729`]: G.729 Annex A encoder and decoder with Annex B SID/DTX/comfort noise
+//!   (floating point; interoperates with bcg729).
 //! - [`cng`]: VAD, DTX and comfort noise (RFC 3389 CN payload).
 //! - [`dtmf`]: RFC 4733 telephone-events (send/receive), in-band DTMF generation, Goertzel
 //!   detection and pause-dialing schedules.
@@ -37,6 +39,7 @@ pub mod dtmf;
 pub mod error;
 pub mod g711;
 pub mod g722;
+pub mod g729;
 pub mod jitter;
 pub mod mixer;
 pub mod plc;
