@@ -369,6 +369,9 @@ pub fn spandsp_super_tone(pcm: &[i16], elements: &[(i32, i32, i32, i32)]) -> Sup
             .chunks_exact(3)
             .map(|c| (c[0], c[1], c[2]))
             .collect(),
+    }
+}
+
 mod bcg729_ffi {
     use std::ffi::{c_int, c_void};
     extern "C" {
