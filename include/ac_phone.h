@@ -1054,6 +1054,18 @@ ac_result ac_phone_call_peer(const struct ac_phone *phone,
                              size_t len,
                              size_t *out_n);
 
+// Writes the negotiated codec of call `index` (`"G722"`, `"PCMU"`...; empty before media) as
+// NUL-terminated text.
+//
+// # Safety
+// `phone` a live handle (any thread); `buf` valid for writes of `len` bytes; `out_n` for a
+// `size_t`.
+ac_result ac_phone_call_codec(const struct ac_phone *phone,
+                              size_t index,
+                              char *buf,
+                              size_t len,
+                              size_t *out_n);
+
 // Writes the phone's SIP address (`ip:port`) as NUL-terminated text;
 // `AC_RESULT_PHONE_STATE` before the network is up.
 //

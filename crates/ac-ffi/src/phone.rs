@@ -1280,6 +1280,34 @@ pub unsafe extern "C" fn ac_phone_call_peer(
     })
 }
 
+/// Writes the negotiated codec of call `index` (`"G722"`, `"PCMU"`...; empty before media) as
+/// NUL-terminated text.
+///
+/// # Safety
+/// `phone` a live handle (any thread); `buf` valid for writes of `len` bytes; `out_n` for a
+/// `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn ac_phone_call_codec(
+    phone: *const ac_phone,
+    index: usize,
+    buf: *mut c_char,
+    len: usize,
+    out_n: *mut usize,
+) -> ac_result {
+    boundary(|| {
+        // SAFETY: the caller's contract.
+        let p = unsafe { in_ref(phone) }?;
+        let out = OutBuf::new(buf.cast(), len, out_n)?;
+        let s = p.driver.status();
+        let c = s
+            .calls
+            .get(index)
+            .ok_or(ac_result::AC_RESULT_INDEX_OUT_OF_RANGE)?;
+        // SAFETY: the caller's contract.
+        unsafe { out.text(&c.codec) }
+    })
+}
+
 /// Writes the phone's SIP address (`ip:port`) as NUL-terminated text;
 /// `AC_RESULT_PHONE_STATE` before the network is up.
 ///
@@ -1500,6 +1528,7 @@ mod tests {
                 ac_phone_status_get(p, &mut std::mem::zeroed()),
                 ac_phone_call_get(p, 0, &mut std::mem::zeroed()),
                 ac_phone_call_peer(p, 0, buf.as_mut_ptr(), 8, &mut n),
+                ac_phone_call_codec(p, 0, buf.as_mut_ptr(), 8, &mut n),
                 ac_phone_sip_address(p, buf.as_mut_ptr(), 8, &mut n),
             ]
         };
