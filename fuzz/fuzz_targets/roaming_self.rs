@@ -19,6 +19,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(types) = roaming::parse_request(data) {
         let refs: Vec<&str> = types.iter().map(String::as_str).collect();
         let body = roaming::request_body(&refs);
-        assert_eq!(roaming::parse_request(body.as_bytes()).expect("ours parses"), types);
+        assert_eq!(
+            roaming::parse_request(body.as_bytes()).expect("ours parses"),
+            types
+        );
     }
 });
