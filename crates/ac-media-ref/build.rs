@@ -11,4 +11,12 @@ fn main() {
     println!("cargo:rustc-link-lib=srtp2");
     println!("cargo:rustc-link-lib=spandsp");
     println!("cargo:rustc-link-lib=speexdsp");
+    // G.729A/B oracle: Debian's libbcg729 (libbcg729-dev), GPL, linked by tests and benches
+    // only.
+    println!("cargo:rerun-if-changed=csrc/bcg729_ref.c");
+    cc::Build::new()
+        .file("csrc/bcg729_ref.c")
+        .opt_level(2)
+        .compile("acmediaref_bcg729");
+    println!("cargo:rustc-link-lib=bcg729");
 }

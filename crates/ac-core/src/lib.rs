@@ -6,15 +6,17 @@
 //! - [`phone`]: the sans-IO core ([`Phone`]): `now` in, `handle_*` inputs, `poll_*` outputs,
 //!   `poll_timeout`; no sockets, threads or clocks.
 //! - [`driver`]: the std driver ([`driver::PhoneDriver`]): sockets, threads, crossbeam
-//!   channels, the clock.
+//!   channels, the clock (feature `driver`, on by default).
 #![forbid(unsafe_code)]
 
 pub mod board;
+#[cfg(feature = "driver")]
 pub mod driver;
 pub mod error;
 pub mod features;
 pub mod phone;
 mod resample;
+#[cfg(feature = "driver")]
 mod run;
 pub mod wav;
 

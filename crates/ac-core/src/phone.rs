@@ -766,6 +766,13 @@ impl Phone {
         } else {
             self.sign_in.user.clone()
         };
+        // RFC 5923 5: over TCP/TLS the Via asks the proxy to reuse our connection for
+        // requests to us (`alias`): the phone listens on UDP only, so a proxy can reach it
+        // over a stream transport only through the connection the phone opened.
+        let via_host = match transport {
+            Transport::Udp => local.to_string(),
+            _ => format!("{local};alias"),
+        };
         // RFC 3261 19.1.1 / 18: a stream transport is named in the Contact.
         let (contact, via_transport) = match transport {
             Transport::Udp => (format!("sip:{user}@{local}"), "UDP"),
@@ -788,7 +795,7 @@ impl Phone {
             aor: self.sign_in.aor.clone(),
             display_name: self.sign_in.display_name.clone(),
             contact: contact.clone(),
-            via_host: local.to_string(),
+            via_host: via_host.clone(),
             transport,
             outbound_proxy: proxy,
             username: auth_user.clone(),
@@ -829,7 +836,7 @@ impl Phone {
                     aor: self.sign_in.aor.clone(),
                     registrar: format!("sip:{}", self.sign_in.domain()),
                     contact,
-                    via_host: local.to_string(),
+                    via_host: via_host.clone(),
                     via_transport: via_transport.into(),
                     username: auth_user,
                     password,

@@ -187,6 +187,10 @@ pub(crate) fn run(
     let mut buf = vec![0u8; 2048];
     let mut last_status = Instant::now() - Duration::from_secs(1);
     let mut stopping: Option<Instant> = None;
+    // A SIP item received at the end of a turn is handled after the next turn's commands:
+    // a command the API got before the item arrived (an auto-answer setting, a hang-up)
+    // applies first.
+    let mut received: Option<Incoming> = None;
     loop {
         let now = Instant::now();
         // Commands.
@@ -243,6 +247,18 @@ pub(crate) fn run(
                     }
                     stopping = Some(now + Duration::from_millis(300));
                 }
+            }
+        }
+        if let Some(item) = received.take() {
+            let now = Instant::now();
+            match item {
+                Incoming::Message {
+                    transport,
+                    source,
+                    data,
+                } => phone.handle_sip(now, transport, source, &data),
+                Incoming::Closed { peer, .. } => phone.handle_sip_error(now, peer),
+                Incoming::Pong { .. } => {}
             }
         }
         // Audio from the board.
@@ -391,17 +407,6 @@ pub(crate) fn run(
             .poll_timeout()
             .unwrap_or(now + Duration::from_millis(2))
             .min(Instant::now() + Duration::from_millis(2));
-        if let Some(item) = net.recv(Some(wake)) {
-            let now = Instant::now();
-            match item {
-                Incoming::Message {
-                    transport,
-                    source,
-                    data,
-                } => phone.handle_sip(now, transport, source, &data),
-                Incoming::Closed { peer, .. } => phone.handle_sip_error(now, peer),
-                Incoming::Pong { .. } => {}
-            }
-        }
+        received = net.recv(Some(wake));
     }
 }

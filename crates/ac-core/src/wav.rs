@@ -48,7 +48,8 @@ impl Wav {
                     let ch = u16::from_le_bytes([f[2], f[3]]);
                     let r = u32::from_le_bytes([f[4], f[5], f[6], f[7]]);
                     let bits = u16::from_le_bytes([f[14], f[15]]);
-                    if tag != 1 || ch != 1 || bits != 16 || r == 0 {
+                    // The byte rate (rate x 2) must fit its 32-bit field.
+                    if tag != 1 || ch != 1 || bits != 16 || r == 0 || r > u32::MAX / 2 {
                         return Err(WavError::Unsupported(format!(
                             "format {tag}, {ch} channels, {bits} bits, {r} Hz (need PCM mono 16-bit)"
                         )));
@@ -69,18 +70,20 @@ impl Wav {
         Ok(Wav { rate, samples })
     }
 
-    /// Emits the canonical 44-byte-header file.
+    /// Emits the canonical 44-byte-header file. Lengths and the byte rate saturate at the
+    /// 32-bit fields' maximum (a file of more than 4 GiB or a rate above 2^31 Hz cannot be
+    /// described by a WAV header; [`Wav::parse`] never produces such values).
     pub fn emit(&self) -> Vec<u8> {
-        let n = (self.samples.len() * 2) as u32;
-        let mut b = Vec::with_capacity(44 + n as usize);
+        let n = u32::try_from(self.samples.len().saturating_mul(2)).unwrap_or(u32::MAX);
+        let mut b = Vec::with_capacity(44 + self.samples.len() * 2);
         b.extend_from_slice(b"RIFF");
-        b.extend_from_slice(&(36 + n).to_le_bytes());
+        b.extend_from_slice(&n.saturating_add(36).to_le_bytes());
         b.extend_from_slice(b"WAVEfmt ");
         b.extend_from_slice(&16u32.to_le_bytes());
         b.extend_from_slice(&1u16.to_le_bytes());
         b.extend_from_slice(&1u16.to_le_bytes());
         b.extend_from_slice(&self.rate.to_le_bytes());
-        b.extend_from_slice(&(self.rate * 2).to_le_bytes());
+        b.extend_from_slice(&self.rate.saturating_mul(2).to_le_bytes());
         b.extend_from_slice(&2u16.to_le_bytes());
         b.extend_from_slice(&16u16.to_le_bytes());
         b.extend_from_slice(b"data");
@@ -111,8 +114,18 @@ mod tests {
         let mut st = b.clone();
         st[22] = 2; // stereo
         assert!(matches!(Wav::parse(&st), Err(WavError::Unsupported(_))));
-        let mut huge = b;
+        let mut huge = b.clone();
         huge[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(Wav::parse(&huge), Err(WavError::Truncated(_))));
+        // A rate whose byte rate does not fit 32 bits (found by the fuzz target: emit
+        // overflowed).
+        let mut fast = b;
+        fast[24..28].copy_from_slice(&0x8000_0000u32.to_le_bytes());
+        assert!(matches!(Wav::parse(&fast), Err(WavError::Unsupported(_))));
+        let odd = Wav {
+            rate: u32::MAX,
+            samples: vec![1, 2],
+        };
+        assert_eq!(&odd.emit()[28..32], &u32::MAX.to_le_bytes());
     }
 }

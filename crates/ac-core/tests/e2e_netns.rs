@@ -350,8 +350,12 @@ fn dhcp_https_provisioning_register_call_dtmf_hold_resume_transfer_audio() {
 /// Boots a phone whose `.cfg` names the outbound proxy `sip.example.com` (default port, so
 /// RFC 3263 applies) with these SRV records in dnsmasq (the DNS of DHCP option 6, no NAPTR),
 /// and checks that it registered to kamailio over `proto` with a `;transport=<proto>`
-/// contact. Returns the time from start to registered.
-fn registration_to_a_named_proxy(srv: &[&str], proto: &str) -> Duration {
+/// contact. Returns the test bed, the phone and the time from start to registered.
+fn registration_to_a_named_proxy(
+    srv: &[&str],
+    proto: &str,
+    bob: bool,
+) -> (Net, PhoneDriver, Duration, Arc<Mutex<Vec<String>>>) {
     let mut net = Net::new();
     let ip = net.server_ip();
     let pki = net.pki();
@@ -359,7 +363,8 @@ fn registration_to_a_named_proxy(srv: &[&str], proto: &str) -> Duration {
     let cfg = format!(
         "voip/signalling/sip/sip_outbound_proxy/enabled=1\n\
          voip/signalling/sip/sip_outbound_proxy/addr=sip.example.com\n\
-         voip/line/0/auth_password={}\n",
+         voip/line/0/auth_password={}\n\
+         voip/codec/codec_info/0/name=G722\n",
         netns::password("alice")
     );
     std::fs::create_dir_all(www.join("p")).expect("www/p");
@@ -372,6 +377,9 @@ fn registration_to_a_named_proxy(srv: &[&str], proto: &str) -> Duration {
     opts_dns.extend(srv.iter().map(|r| format!("--srv-host={r}")));
     net.dnsmasq(true, &opts_dns);
     net.kamailio(Some(&pki));
+    if bob {
+        net.baresip("bob", 5070, BOB_HZ);
+    }
     let mut opts = DriverOptions::static_addr(
         "0.0.0.0".parse().expect("ip"),
         SignIn {
@@ -388,9 +396,21 @@ fn registration_to_a_named_proxy(srv: &[&str], proto: &str) -> Duration {
     opts.ca_certs = vec![std::fs::read(pki.join("ca.pem")).expect("ca.pem")];
     opts.seed = 11;
     let start = Instant::now();
+    let shown = Arc::new(Mutex::new(Vec::new()));
+    let sh = shown.clone();
     let phone = in_ns(&net.phone_ns, move || {
-        PhoneDriver::start(Config::defaults(Model::Hd440), opts, Box::new(|_| {}))
-            .expect("start the phone")
+        PhoneDriver::start(
+            Config::defaults(Model::Hd440),
+            opts,
+            Box::new(move |o| {
+                if let BoardOutput::Display(d) = o {
+                    sh.lock()
+                        .expect("shown")
+                        .push(format!("{:?} {}", d.kind, d.text));
+                }
+            }),
+        )
+        .expect("start the phone")
     });
     wait(
         &format!("registered over {proto}"),
@@ -417,36 +437,124 @@ fn registration_to_a_named_proxy(srv: &[&str], proto: &str) -> Duration {
         dns.contains("query[SRV] _sips._tcp.sip.example.com"),
         "the phone did not look up the proxy's SRV records:\n{dns}"
     );
-    phone.stop().expect("stop");
-    to_registered
+    (net, phone, to_registered, shown)
 }
 
 /// SIP over TLS to an outbound proxy named in DNS: SRV records for `_sips._tcp` and
 /// `_sip._udp`; the phone prefers TLS, checks kamailio's certificate (issued for
 /// `sip.example.com` only, not for the address: the name is what is checked, RFC 5922 4;
-/// the test CA is the driver's `ca_certs`) and registers over kamailio's tls module.
+/// the test CA is the driver's `ca_certs`) and registers over kamailio's tls module. Then
+/// calls both ways over that TLS connection: the phone calls baresip (G.722, bob's tone
+/// heard) and hangs up; baresip calls the phone, which auto-answers: kamailio reaches the
+/// phone (no TLS listener) over the phone's own connection (RFC 5923 `alias`); baresip
+/// hangs up.
 #[test]
-fn tls_registration_to_an_outbound_proxy_named_in_dns() {
-    let t = registration_to_a_named_proxy(
+fn tls_registration_and_calls_through_an_outbound_proxy_named_in_dns() {
+    let (net, phone, t, shown) = registration_to_a_named_proxy(
         &[
             "_sips._tcp.sip.example.com,sip.example.com,5061,10,10",
             "_sip._udp.sip.example.com,sip.example.com,5060,10,10",
         ],
         "tls",
+        true,
     );
+    let ip = net.server_ip();
+    let sip = phone.status().sip_addr.expect("SIP address");
+    let phone = Arc::new(phone);
+    let board = Board::start(phone.clone());
+    phone
+        .update_features(Box::new(|f| f.auto_answer = true))
+        .expect("auto-answer");
+    // Outgoing over TLS.
+    phone.dial("sip:bob@example.com").expect("dial");
+    let setup = wait("connected over TLS", Duration::from_secs(10), || {
+        call_phase(&phone.status()) == Some(CallPhase::Connected)
+    });
+    assert_eq!(phone.status().calls[0].codec, "G722");
+    net.wait_line(
+        "kamailio",
+        &[
+            "REQ INVITE sip:bob@example.com",
+            &format!("from {}:", sip.ip()),
+            "proto tls",
+        ],
+        Duration::from_secs(1),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let m = board.mark();
+    std::thread::sleep(Duration::from_millis(800));
+    let share_out = tone_share(&board.since(m), 16000.0, BOB_HZ);
+    phone.call(CallOp::Hangup).expect("hang up");
+    net.wait_log(
+        "baresip-bob",
+        "Call with sip:alice@example.com terminated",
+        Duration::from_secs(5),
+    );
+    wait("call ended", Duration::from_secs(5), || {
+        phone.status().calls.is_empty()
+    });
+    // Incoming over the phone's TLS connection (auto-answer was set before the first call:
+    // commands reach the phone thread asynchronously).
+    net.baresip_cmd(5070, "/dial sip:alice@example.com");
+    let answered = Instant::now();
+    while !phone
+        .status()
+        .calls
+        .first()
+        .is_some_and(|c| c.incoming && c.phase == CallPhase::Connected)
+    {
+        assert!(
+            answered.elapsed() < Duration::from_secs(10),
+            "incoming call not answered: {:?}; display: {:?}",
+            phone.status().calls,
+            shown.lock().expect("shown")
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    net.wait_log(
+        "kamailio",
+        &format!("REQ INVITE sip:alice@example.com from {ip}:5070 proto udp"),
+        Duration::from_secs(1),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let m = board.mark();
+    std::thread::sleep(Duration::from_millis(800));
+    let share_in = tone_share(&board.since(m), 16000.0, BOB_HZ);
+    net.baresip_cmd(5070, "/hangup");
+    wait("bob hung up", Duration::from_secs(5), || {
+        phone.status().calls.is_empty()
+    });
+    net.wait_log(
+        "kamailio",
+        &format!("REQ BYE sip:alice@{sip};transport=tls from {ip}:5070"),
+        Duration::from_secs(1),
+    );
+    drop(board);
     eprintln!(
-        "e2e tls: registered {:.0} ms after start",
-        t.as_secs_f64() * 1000.0
+        "e2e tls: registered {:.0} ms after start; call setup {:.0} ms; bob's tone share \
+         {share_out:.3} (outgoing) / {share_in:.3} (incoming)",
+        t.as_secs_f64() * 1000.0,
+        setup.as_secs_f64() * 1000.0
+    );
+    assert!(
+        share_out > 0.8,
+        "outgoing call over TLS: share {share_out:.3}"
+    );
+    assert!(
+        share_in > 0.8,
+        "incoming call over TLS: share {share_in:.3}"
     );
 }
 
 /// Only `_sip._tcp` in DNS: the phone registers over TCP.
 #[test]
 fn tcp_registration_when_dns_offers_only_tcp() {
-    let t = registration_to_a_named_proxy(
+    let (_net, phone, t, _) = registration_to_a_named_proxy(
         &["_sip._tcp.sip.example.com,sip.example.com,5060,10,10"],
         "tcp",
+        false,
     );
+    phone.stop().expect("stop");
     eprintln!(
         "e2e tcp: registered {:.0} ms after start",
         t.as_secs_f64() * 1000.0

@@ -90,7 +90,11 @@ fn named_proxy_is_resolved_then_registers_over_tls() {
         msg.starts_with("REGISTER sip:example.com SIP/2.0\r\n"),
         "{msg}"
     );
-    assert!(msg.contains("Via: SIP/2.0/TLS 10.2.0.50:5060"), "{msg}");
+    // RFC 5923: the proxy is asked to reuse this connection for requests to the phone.
+    assert!(
+        msg.contains("Via: SIP/2.0/TLS 10.2.0.50:5060;alias;"),
+        "{msg}"
+    );
     assert!(
         msg.contains("<sip:alice@10.2.0.50:5060;transport=tls>"),
         "{msg}"

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use common::{profile_dir, repo_root};
+use common::{built_lib, repo_root};
 
 /// The cbindgen version pinned in scripts/install-deps (`cbindgen_version=X.Y.Z`).
 fn pinned_cbindgen() -> String {
@@ -66,7 +66,7 @@ fn header_is_what_the_pinned_cbindgen_generates() {
 }
 
 fn exported() -> BTreeSet<String> {
-    let so = profile_dir().join("libac_phone.so");
+    let so = built_lib("libac_phone.so");
     let out = Command::new("nm")
         .args(["-D", "--defined-only"])
         .arg(&so)

@@ -109,3 +109,81 @@ int ref_jb_get(void *j, uint32_t span, uint32_t *ts_out) {
     return r;
 }
 void ref_jb_tick(void *j) { jitter_buffer_tick((JitterBuffer *)j); }
+
+/* ---- speexdsp echo canceller (MDF) and preprocessor ---- */
+#include <speex/speex_echo.h>
+#include <speex/speex_preprocess.h>
+typedef struct {
+    SpeexEchoState *echo;
+    SpeexPreprocessState *pre;
+} ref_aec_t;
+/* frame and filter length in samples; with_pre: also run the preprocessor (residual echo
+ * suppression and noise suppression) on the canceller's output. */
+void *ref_aec_new(int frame, int filter, int rate, int with_pre) {
+    ref_aec_t *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->echo = speex_echo_state_init(frame, filter);
+    speex_echo_ctl(a->echo, SPEEX_ECHO_SET_SAMPLING_RATE, &rate);
+    if (with_pre) {
+        a->pre = speex_preprocess_state_init(frame, rate);
+        speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_ECHO_STATE, a->echo);
+        int on = 1;
+        speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_DENOISE, &on);
+    }
+    return a;
+}
+void ref_aec_free(void *p) {
+    ref_aec_t *a = p;
+    if (a->pre) speex_preprocess_state_destroy(a->pre);
+    speex_echo_state_destroy(a->echo);
+    free(a);
+}
+void ref_aec_process(void *p, const int16_t *far, const int16_t *near, int16_t *out) {
+    ref_aec_t *a = p;
+    speex_echo_cancellation(a->echo, near, far, out);
+    if (a->pre) speex_preprocess_run(a->pre, out);
+}
+
+/* ---- spandsp supervisory (call progress) tone detector ---- */
+#include <spandsp/super_tone_rx.h>
+typedef struct {
+    int *codes;
+    int max, n;
+    int *segs;
+    int smax, sn;
+} ref_str_t;
+static void ref_str_tone(void *u, int code, int level, int delay) {
+    ref_str_t *r = u;
+    (void)level;
+    (void)delay;
+    if (r->n < r->max) r->codes[r->n++] = code;
+}
+static ref_str_t *ref_str_seg_target;
+static void ref_str_seg(void *u, int f1, int f2, int duration) {
+    ref_str_t *r = u ? u : ref_str_seg_target;
+    if (r && r->sn + 3 <= r->smax) {
+        r->segs[r->sn++] = f1;
+        r->segs[r->sn++] = f2;
+        r->segs[r->sn++] = duration;
+    }
+}
+/* One tone pattern of nelem (f1, f2, min ms, max ms) elements; feeds n samples at 8 kHz in
+ * 160-sample blocks. Writes the reported codes (tone id 0 = detected, -1 = ended) and the
+ * element segments (f1, f2, duration triples). Returns the number of codes. */
+int ref_super_tone_detect(const int16_t *amp, int n, const int *el, int nelem, int *codes,
+                          int max, int *segs, int smax, int *nsegs) {
+    super_tone_rx_descriptor_t *d = super_tone_rx_make_descriptor(NULL);
+    int tone = super_tone_rx_add_tone(d);
+    for (int i = 0; i < nelem; i++)
+        super_tone_rx_add_element(d, tone, el[4 * i], el[4 * i + 1], el[4 * i + 2], el[4 * i + 3]);
+    ref_str_t r = {codes, max, 0, segs, smax, 0};
+    super_tone_rx_state_t *s = super_tone_rx_init(NULL, d, ref_str_tone, &r);
+    ref_str_seg_target = &r;
+    super_tone_rx_segment_callback(s, ref_str_seg);
+    for (int i = 0; i < n; i += 160) super_tone_rx(s, amp + i, (n - i) < 160 ? (n - i) : 160);
+    super_tone_rx_free(s);
+    super_tone_rx_free_descriptor(d);
+    ref_str_seg_target = NULL;
+    *nsegs = r.sn / 3;
+    return r.n;
+}

@@ -1,6 +1,10 @@
 //! Safe wrappers over a small C harness around the reference C implementations that
-//! ac-media is checked and benchmarked against: libsrtp2 (SRTP interop), spandsp (G.711 and
-//! G.722). Test and bench support only; nothing here ships in the phone.
+//! ac-media is checked and benchmarked against: libsrtp2 (SRTP interop), spandsp (G.711,
+//! G.722, supervisory tone detection), speexdsp (jitter buffer, echo canceller and
+//! preprocessor); and G.168-style test signals ([`g168`]). Test and bench support only;
+//! nothing here ships in the phone.
+
+pub mod g168;
 
 use std::ffi::{c_int, c_void};
 
@@ -267,5 +271,188 @@ impl Drop for SpeexJitter {
     fn drop(&mut self) {
         // SAFETY: freed once.
         unsafe { ref_jb_free(self.0) }
+    }
+}
+
+extern "C" {
+    fn ref_aec_new(frame: c_int, filter: c_int, rate: c_int, with_pre: c_int) -> *mut c_void;
+    fn ref_aec_free(a: *mut c_void);
+    fn ref_aec_process(a: *mut c_void, far: *const i16, near: *const i16, out: *mut i16);
+}
+
+/// speexdsp's MDF echo canceller (`speex_echo_cancellation`), optionally followed by its
+/// preprocessor with residual-echo and noise suppression (`speex_preprocess_run`).
+pub struct SpeexAec {
+    a: *mut c_void,
+    frame: usize,
+}
+// SAFETY: used through &mut self only.
+unsafe impl Send for SpeexAec {}
+
+impl SpeexAec {
+    /// `frame` and `filter` (tail) in samples at `rate` Hz.
+    pub fn new(frame: usize, filter: usize, rate: i32, with_preprocess: bool) -> Self {
+        // SAFETY: allocates a fresh state.
+        let a = unsafe { ref_aec_new(n(frame), n(filter), rate, c_int::from(with_preprocess)) };
+        assert!(!a.is_null());
+        SpeexAec { a, frame }
+    }
+    /// One frame: `far` played to the loudspeaker, `near` from the microphone.
+    pub fn process(&mut self, far: &[i16], near: &[i16], out: &mut [i16]) {
+        assert!(far.len() == self.frame && near.len() == self.frame && out.len() == self.frame);
+        // SAFETY: the three slices hold one frame each.
+        unsafe { ref_aec_process(self.a, far.as_ptr(), near.as_ptr(), out.as_mut_ptr()) }
+    }
+}
+
+impl Drop for SpeexAec {
+    fn drop(&mut self) {
+        // SAFETY: freed once.
+        unsafe { ref_aec_free(self.a) }
+    }
+}
+
+extern "C" {
+    #[allow(clippy::too_many_arguments)]
+    fn ref_super_tone_detect(
+        amp: *const i16,
+        n: c_int,
+        el: *const c_int,
+        nelem: c_int,
+        codes: *mut c_int,
+        max: c_int,
+        segs: *mut c_int,
+        smax: c_int,
+        nsegs: *mut c_int,
+    ) -> c_int;
+}
+
+/// What spandsp's supervisory tone detector (`super_tone_rx`) reported.
+#[derive(Debug, Clone, Default)]
+pub struct SuperToneReport {
+    /// Tone callback codes: 0 = the pattern was detected, -1 = it ended.
+    pub codes: Vec<i32>,
+    /// Segment callback: (f1, f2, duration) of each element it saw.
+    pub segments: Vec<(i32, i32, i32)>,
+}
+
+/// Runs spandsp's `super_tone_rx` on 8 kHz `pcm` with one tone pattern made of
+/// `elements` = (f1, f2, min ms, max ms) (f = 0 for unused / silence, as spandsp takes it).
+/// Not thread-safe against itself (the segment callback has no user pointer).
+pub fn spandsp_super_tone(pcm: &[i16], elements: &[(i32, i32, i32, i32)]) -> SuperToneReport {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let el: Vec<c_int> = elements
+        .iter()
+        .flat_map(|(a, b, c, d)| [*a, *b, *c, *d])
+        .collect();
+    let mut codes = vec![0 as c_int; 256];
+    let mut segs = vec![0 as c_int; 3 * 1024];
+    let mut nsegs = 0;
+    // SAFETY: all buffers are valid for the lengths passed.
+    let nc = unsafe {
+        ref_super_tone_detect(
+            pcm.as_ptr(),
+            n(pcm.len()),
+            el.as_ptr(),
+            n(elements.len()),
+            codes.as_mut_ptr(),
+            n(codes.len()),
+            segs.as_mut_ptr(),
+            n(segs.len()),
+            &mut nsegs,
+        )
+    };
+    SuperToneReport {
+        codes: codes[..usize::try_from(nc).unwrap_or(0)].to_vec(),
+        segments: segs[..3 * usize::try_from(nsegs).unwrap_or(0)]
+            .chunks_exact(3)
+            .map(|c| (c[0], c[1], c[2]))
+            .collect(),
+    }
+}
+
+mod bcg729_ffi {
+    use std::ffi::{c_int, c_void};
+    extern "C" {
+        pub fn ref_g729_encoder_new(vad: c_int) -> *mut c_void;
+        pub fn ref_g729_encoder_free(s: *mut c_void);
+        pub fn ref_g729_encode(s: *mut c_void, pcm: *const i16, out: *mut u8) -> c_int;
+        pub fn ref_g729_decoder_new() -> *mut c_void;
+        pub fn ref_g729_decoder_free(s: *mut c_void);
+        pub fn ref_g729_decode(s: *mut c_void, frame: *const u8, len: c_int, out: *mut i16);
+    }
+}
+
+/// bcg729's G.729A encoder (Annex B VAD/DTX when `vad`).
+pub struct Bcg729Encoder {
+    s: *mut std::ffi::c_void,
+}
+
+impl Bcg729Encoder {
+    /// A new channel.
+    pub fn new(vad: bool) -> Self {
+        // SAFETY: plain constructor of the library.
+        let s = unsafe { bcg729_ffi::ref_g729_encoder_new(i32::from(vad)) };
+        assert!(!s.is_null(), "bcg729 encoder allocation failed");
+        Self { s }
+    }
+
+    /// Encodes 80 samples; returns the frame bytes (10, 2 or 0 of them).
+    pub fn encode(&mut self, pcm: &[i16; 80]) -> Vec<u8> {
+        let mut out = [0u8; 10];
+        // SAFETY: 80 input samples and a 10-byte output, as the API requires.
+        let n = unsafe { bcg729_ffi::ref_g729_encode(self.s, pcm.as_ptr(), out.as_mut_ptr()) };
+        out[..n.clamp(0, 10) as usize].to_vec()
+    }
+}
+
+impl Drop for Bcg729Encoder {
+    fn drop(&mut self) {
+        // SAFETY: created by ref_g729_encoder_new, freed once.
+        unsafe { bcg729_ffi::ref_g729_encoder_free(self.s) }
+    }
+}
+
+/// bcg729's G.729A/B decoder.
+pub struct Bcg729Decoder {
+    s: *mut std::ffi::c_void,
+}
+
+impl Default for Bcg729Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Bcg729Decoder {
+    /// A new channel.
+    pub fn new() -> Self {
+        // SAFETY: plain constructor of the library.
+        let s = unsafe { bcg729_ffi::ref_g729_decoder_new() };
+        assert!(!s.is_null(), "bcg729 decoder allocation failed");
+        Self { s }
+    }
+
+    /// Decodes one frame: 10 bytes speech, 2 bytes SID, empty = untransmitted.
+    pub fn decode(&mut self, frame: &[u8], out: &mut [i16; 80]) {
+        assert!(
+            matches!(frame.len(), 0 | 2 | 10),
+            "G.729 frame of {} bytes",
+            frame.len()
+        );
+        let mut buf = [0u8; 10];
+        buf[..frame.len()].copy_from_slice(frame);
+        // SAFETY: a 10-byte buffer holding `len` valid bytes and an 80-sample output.
+        unsafe {
+            bcg729_ffi::ref_g729_decode(self.s, buf.as_ptr(), frame.len() as i32, out.as_mut_ptr())
+        }
+    }
+}
+
+impl Drop for Bcg729Decoder {
+    fn drop(&mut self) {
+        // SAFETY: created by ref_g729_decoder_new, freed once.
+        unsafe { bcg729_ffi::ref_g729_decoder_free(self.s) }
     }
 }

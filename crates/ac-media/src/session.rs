@@ -29,7 +29,7 @@ use crate::rtcp::{
 use crate::rtp::{JitterEstimator, RtpPacket, RtpView, SequenceTracker};
 use crate::srtp::{MasterKey, SrtpError, SrtpSession, Suite};
 use crate::xr::{burst_gap, PacketFate, VqInputs, VqMode, VqReport, VqReporter, GMIN};
-use crate::{g711, g722};
+use crate::{g711, g722, g729};
 
 /// RTCP report interval (RFC 3550 6.2 minimum of 5 s, as the manual's XR interval).
 pub const RTCP_INTERVAL: Duration = Duration::from_secs(5);
@@ -43,6 +43,13 @@ pub enum Codec {
     Pcma,
     /// G.722 64 kbit/s, PT 9, 16 kHz audio with an 8000 Hz RTP clock (RFC 3551 4.5.2).
     G722,
+    /// G.729 Annex A, PT 18 (RFC 3551 4.5.6), 10-byte frames per 10 ms; with `annex_b`
+    /// (SDP `a=fmtp:18 annexb=yes`, RFC 4856) the codec's own VAD/DTX sends 2-byte SID
+    /// frames and nothing in silence.
+    G729 {
+        /// Annex B VAD/DTX/CNG negotiated.
+        annex_b: bool,
+    },
 }
 
 impl Codec {
@@ -52,6 +59,25 @@ impl Codec {
             Codec::Pcmu => 0,
             Codec::Pcma => 8,
             Codec::G722 => 9,
+            Codec::G729 { .. } => 18,
+        }
+    }
+
+    /// G.729 from its SDP fmtp parameters (RFC 4856 2.1.9: `annexb`, default yes).
+    pub fn g729_from_fmtp(fmtp: &str) -> Codec {
+        let annex_b = !fmtp.split(';').any(|p| {
+            let p = p.trim();
+            p.eq_ignore_ascii_case("annexb=no")
+        });
+        Codec::G729 { annex_b }
+    }
+
+    /// The `a=fmtp` parameters to offer for this codec, if any.
+    pub fn fmtp(self) -> Option<&'static str> {
+        match self {
+            Codec::G729 { annex_b: true } => Some("annexb=yes"),
+            Codec::G729 { annex_b: false } => Some("annexb=no"),
+            _ => None,
         }
     }
     /// PCM sample rate.
@@ -338,6 +364,10 @@ pub struct MediaSession {
     payload_buf: Vec<u8>,
     enc722: g722::Encoder,
     dec722: g722::Decoder,
+    enc729: g729::Encoder,
+    dec729: g729::Decoder,
+    /// The last G.729 frame decoded was a SID: concealed frames are comfort noise.
+    g729_cng: bool,
     srtp: Option<SrtpSession>,
     dtx: Option<Dtx>,
     marker_next: bool,
@@ -402,8 +432,15 @@ impl MediaSession {
             payload_buf: Vec::with_capacity(frame_samples),
             enc722: g722::Encoder::new(),
             dec722: g722::Decoder::new(g722::Mode::Mode1),
+            enc729: g729::Encoder::new(matches!(cfg.codec, Codec::G729 { annex_b: true })),
+            dec729: g729::Decoder::new(),
+            g729_cng: false,
             srtp,
-            dtx: (cfg.vad && cfg.cn_pt.is_some()).then(|| Dtx::new(cfg.ptime_ms)),
+            // G.729 Annex B has its own DTX (SID frames in the G.729 payload, RFC 3551 4.5.6).
+            dtx: (cfg.vad
+                && cfg.cn_pt.is_some()
+                && !matches!(cfg.codec, Codec::G729 { annex_b: true }))
+            .then(|| Dtx::new(cfg.ptime_ms)),
             marker_next: true,
             jb,
             plc: Plc::new(cfg.codec.sample_rate()),
@@ -546,6 +583,7 @@ impl MediaSession {
         }
         let mut payload = std::mem::take(&mut self.payload_buf);
         payload.clear();
+        let mut ends_in_sid = false;
         match self.cfg.codec {
             Codec::Pcma => {
                 payload.resize(pcm.len(), 0);
@@ -556,9 +594,43 @@ impl MediaSession {
                 g711::encode_ulaw(pcm, &mut payload);
             }
             Codec::G722 => self.enc722.encode(pcm, &mut payload),
+            Codec::G729 { .. } => {
+                // Speech frames first, a SID only last (RFC 3551 4.5.6); a SID followed by
+                // speech within one packet is superseded by the speech.
+                let mut sid = None;
+                for f in pcm.chunks_exact(g729::FRAME_SAMPLES) {
+                    let mut frame = [0i16; g729::FRAME_SAMPLES];
+                    frame.copy_from_slice(f);
+                    match self.enc729.encode(&frame) {
+                        g729::Encoded::Speech(b) => {
+                            sid = None;
+                            payload.extend_from_slice(&b);
+                        }
+                        g729::Encoded::Sid(b) => sid = Some(b),
+                        g729::Encoded::NoTx => {}
+                    }
+                }
+                if let Some(b) = sid {
+                    payload.extend_from_slice(&b);
+                    ends_in_sid = true;
+                } else if payload.is_empty() {
+                    // Annex B: nothing to send; the next speech starts a talkspurt.
+                    self.marker_next = true;
+                    self.payload_buf = payload;
+                    return Ok(());
+                }
+            }
         }
-        // RFC 3551 4.1: the marker is set on the first packet of a talkspurt.
-        let marker = std::mem::take(&mut self.marker_next);
+        // RFC 3551 4.1: the marker is set on the first packet of a talkspurt (a lone SID
+        // starts none).
+        let marker = if payload.len() == g729::SID_BYTES && ends_in_sid {
+            false
+        } else {
+            std::mem::take(&mut self.marker_next)
+        };
+        if ends_in_sid {
+            self.marker_next = true;
+        }
         let r = self.send_rtp(marker, self.cfg.codec.payload_type(), ts, &payload);
         self.payload_buf = payload;
         r
@@ -789,12 +861,40 @@ impl MediaSession {
                         let m = payload.len().min(n / 2);
                         self.dec722.decode_into(&payload[..m], frame);
                     }
+                    Codec::G729 { .. } => {
+                        // A malformed payload plays as silence; frames beyond the packet
+                        // time are ignored, missing ones continue comfort noise or repeat
+                        // the decoder's state.
+                        let frames = g729::split_payload(&payload).unwrap_or_default();
+                        let mut it = frames.iter();
+                        for out in frame.chunks_exact_mut(g729::FRAME_SAMPLES) {
+                            let mut o = [0i16; g729::FRAME_SAMPLES];
+                            match it.next() {
+                                Some((kind, f)) => {
+                                    let _ = self.dec729.decode_bytes(f, &mut o);
+                                    self.g729_cng = *kind == g729::FrameKind::Sid;
+                                }
+                                None if self.g729_cng => {
+                                    self.dec729.decode(g729::DecoderInput::NoTx, &mut o);
+                                }
+                                None => {}
+                            }
+                            out.copy_from_slice(&o);
+                        }
+                    }
                 }
                 self.plc.good_frame(frame);
                 self.push_fate(PacketFate::Received);
             }
             Playout::Conceal { .. } => {
-                if self.in_cn {
+                if self.g729_cng {
+                    // G.729 Annex B: no packets between SIDs; comfort noise continues.
+                    for out in frame.chunks_exact_mut(g729::FRAME_SAMPLES) {
+                        let mut o = [0i16; g729::FRAME_SAMPLES];
+                        self.dec729.decode(g729::DecoderInput::NoTx, &mut o);
+                        out.copy_from_slice(&o);
+                    }
+                } else if self.in_cn {
                     // RFC 3389 4: noise at the level of the last SID until speech resumes.
                     self.cn.fill(frame);
                 } else if self.dtmf_active {

@@ -209,3 +209,32 @@ proptest! {
         }
     }
 }
+
+// G.729 RTP payloads (RFC 3551 4.5.6): N 10-byte speech frames and at most one trailing
+// 2-byte SID.
+proptest! {
+    #[test]
+    fn g729_payload_join_split(
+        speech in proptest::collection::vec(any::<[u8; 10]>(), 0..6),
+        sid in proptest::option::of(any::<[u8; 2]>()),
+    ) {
+        use ac_media::g729::{join_payload, split_payload, FrameKind};
+        let mut frames: Vec<(FrameKind, &[u8])> =
+            speech.iter().map(|f| (FrameKind::Speech, &f[..])).collect();
+        if let Some(s) = &sid {
+            frames.push((FrameKind::Sid, &s[..]));
+        }
+        let wire = join_payload(&frames).unwrap();
+        prop_assert_eq!(wire.len(), speech.len() * 10 + sid.map_or(0, |_| 2));
+        prop_assert_eq!(split_payload(&wire).unwrap(), frames);
+    }
+
+    #[test]
+    fn g729_payload_split_join(data in proptest::collection::vec(any::<u8>(), 0..64)) {
+        use ac_media::g729::{join_payload, split_payload};
+        match split_payload(&data) {
+            Ok(frames) => prop_assert_eq!(join_payload(&frames).unwrap(), data),
+            Err(_) => prop_assert!(!matches!(data.len() % 10, 0 | 2)),
+        }
+    }
+}

@@ -298,10 +298,16 @@ fn check_call(codec: Codec, srtp: Option<Suite>, seed: u64) {
     println!(
         "{codec:?} srtp={srtp:?}: correlation A->B {ab:.3}, B->A {ba:.3}; controls {wrong_ab:.3}, {wrong_ba:.3}"
     );
-    assert!(ab > 0.9, "A->B {ab}");
-    assert!(ba > 0.9, "B->A {ba}");
+    // G.729 is a CELP codec with a post-filter: it keeps the speech, not the waveform.
+    let min = if matches!(codec, Codec::G729 { .. }) {
+        0.55
+    } else {
+        0.9
+    };
+    assert!(ab > min, "A->B {ab}");
+    assert!(ba > min, "B->A {ba}");
     assert!(
-        wrong_ab < 0.6 && wrong_ba < 0.6,
+        wrong_ab < 0.6 && wrong_ba < 0.6 && wrong_ab < ab - 0.3 && wrong_ba < ba - 0.3,
         "controls {wrong_ab} {wrong_ba}"
     );
     // Digits, both ways, once each, in order.
@@ -419,6 +425,20 @@ fn pcma_over_srtp_32() {
 #[test]
 fn pcmu_plain() {
     check_call(Codec::Pcmu, None, 45);
+}
+
+#[test]
+fn g729_plain() {
+    check_call(Codec::G729 { annex_b: false }, None, 46);
+}
+
+#[test]
+fn g729_annex_b_over_srtp_80() {
+    check_call(
+        Codec::G729 { annex_b: true },
+        Some(Suite::AesCm128HmacSha1_80),
+        47,
+    );
 }
 
 #[test]

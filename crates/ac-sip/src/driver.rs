@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
@@ -175,6 +175,9 @@ pub struct Transports {
     tls_client: Option<Arc<rustls::ClientConfig>>,
     server_name: Option<String>,
     stop: Arc<AtomicBool>,
+    /// Every thread this endpoint started (UDP receiver, listeners, connections it opened),
+    /// joined on drop: a C library may be unloaded right after its endpoint is freed.
+    threads: Vec<JoinHandle<()>>,
 }
 
 const POLL: Duration = Duration::from_millis(5);
@@ -208,6 +211,9 @@ fn conn_thread(
     stop: Arc<AtomicBool>,
 ) {
     let _ = stream.set_read_timeout(Some(POLL));
+    // A peer that stops reading cannot block this thread (and the endpoint's drop, which
+    // joins it) for longer than this.
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
     let _ = stream.set_nodelay(true);
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
@@ -342,12 +348,13 @@ impl Transports {
             tls_client: None,
             server_name: cfg.tls_settings.server_name.clone(),
             stop: stop.clone(),
+            threads: Vec::new(),
         };
         if let Some(a) = cfg.udp {
             let s = Arc::new(UdpSocket::bind(a)?);
             s.set_read_timeout(Some(Duration::from_millis(50)))?;
             let (r, txc, st) = (s.clone(), tx.clone(), stop.clone());
-            thread::spawn(move || {
+            let h = thread::spawn(move || {
                 let mut b = vec![0u8; 65536];
                 while !st.load(Ordering::Relaxed) {
                     match r.recv_from(&mut b) {
@@ -373,6 +380,7 @@ impl Transports {
                     }
                 }
             });
+            t.threads.push(h);
             t.udp = Some(s);
         }
         let roots_or_identity =
@@ -391,8 +399,11 @@ impl Transports {
                 None
             };
             let (txc, st, acc) = (tx.clone(), stop.clone(), acc_tx.clone());
-            thread::spawn(move || {
+            let h = thread::spawn(move || {
+                // The connection threads of this listener, joined when it stops.
+                let mut conns: Vec<JoinHandle<()>> = Vec::new();
                 while !st.load(Ordering::Relaxed) {
+                    conns.retain(|c| !c.is_finished());
                     match l.accept() {
                         Ok((s, peer)) => {
                             let _ = s.set_nonblocking(false);
@@ -406,15 +417,19 @@ impl Transports {
                             let (otx, orx) = unbounded();
                             let _ = acc.send((transport, peer, otx));
                             let (txc2, st2) = (txc.clone(), st.clone());
-                            thread::spawn(move || {
+                            conns.push(thread::spawn(move || {
                                 conn_thread(s, tls, transport, peer, orx, txc2, st2)
-                            });
+                            }));
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(POLL),
                         Err(_) => thread::sleep(POLL),
                     }
                 }
+                for c in conns {
+                    let _ = c.join();
+                }
             });
+            t.threads.push(h);
             match transport {
                 Transport::Tcp => t.tcp_local = Some(local),
                 _ => t.tls_local = Some(local),
@@ -463,7 +478,10 @@ impl Transports {
         };
         let (otx, orx) = unbounded();
         let (txc, st) = (self.tx.clone(), self.stop.clone());
-        thread::spawn(move || conn_thread(s, tls, transport, dest, orx, txc, st));
+        self.threads.retain(|h| !h.is_finished());
+        self.threads.push(thread::spawn(move || {
+            conn_thread(s, tls, transport, dest, orx, txc, st)
+        }));
         self.conns.insert((transport, dest), otx.clone());
         Ok(otx)
     }
@@ -522,8 +540,13 @@ impl Transports {
 }
 
 impl Drop for Transports {
+    /// Stops and joins every thread of the endpoint (each notices the stop flag within its
+    /// 50 ms / 5 ms poll, or its 2 s write timeout).
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        for h in self.threads.drain(..) {
+            let _ = h.join();
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use ac_sip::sipe::provisioning::{
     Rule,
 };
 use ac_sip::sipe::register::{SipeConfig, SipeEvent, SipeRegistration};
+use ac_sip::sipe::roaming::{self, RoamingCategory, RoamingData, VoicemailCounts, VoicemailTokens};
 use ac_sip::sipe::server::{ServerConfig, ServerEvent, SfbServer};
 use ac_sip::sipe::services::{PresenceTimers, ServicesConfig, ServicesEvent, SipeServices};
 use ac_sip::sipe::xml::XmlError;
@@ -22,6 +23,7 @@ use proptest::prelude::*;
 
 const PROVISIONING: &str = include_str!("fixtures/sipe/provisioning-response.xml");
 const LOCATION_PROFILE: &str = include_str!("fixtures/sipe/location-profile.xml");
+const ROAMING_SELF: &str = include_str!("fixtures/sipe/roaming-self.xml");
 const LP_URI: &str = "sip:sfb.contoso.com;opaque=app:locationprofile:get;default";
 
 fn server() -> SfbServer {
@@ -139,8 +141,9 @@ fn provisioning_dial_plan_and_presence_against_the_double() {
     let mut reg = signed_in(&mut s, now);
     let mut svc = services(11);
     svc.start(now, reg.sa_mut().unwrap());
-    // SUBSCRIBE provisioning, SERVICE publish, then SERVICE location profile.
-    assert_eq!(pump(&mut svc, &mut reg, &mut s, now), 3);
+    // SUBSCRIBE provisioning, SERVICE publish, SUBSCRIBE roaming self, then SERVICE
+    // location profile.
+    assert_eq!(pump(&mut svc, &mut reg, &mut s, now), 4);
 
     let sev = server_events(&mut s);
     assert!(sev.contains(&ServerEvent::ProvisioningRequested {
@@ -163,7 +166,7 @@ fn provisioning_dial_plan_and_presence_against_the_double() {
             _ => None,
         })
         .collect();
-    assert_eq!(signed, ["SUBSCRIBE", "SERVICE", "SERVICE"]);
+    assert_eq!(signed, ["SUBSCRIBE", "SERVICE", "SUBSCRIBE", "SERVICE"]);
 
     let ev = events(&mut svc);
     let settings = ev
@@ -532,6 +535,128 @@ fn sign_in_failures_show_the_manuals_texts() {
     );
 }
 
+/// Manual 3.3.20: an online user's voicemail counts come with the roaming self
+/// subscription ([MS-PRES] 4.4.1 SUBSCRIBE; the 200 carries the first `roamingData`, later
+/// changes come as signed BENOTIFYs like 4.4.3's). The phone shows the waiting count; a
+/// notification whose signature does not verify, or a replayed one, changes nothing.
+#[test]
+fn voicemail_counts_from_the_roaming_self_subscription() {
+    let now = Instant::now();
+    let mut s = server();
+    s.set_roaming_self(ROAMING_SELF).unwrap();
+    let mut reg = signed_in(&mut s, now);
+    let mut svc = services(12);
+    assert_eq!(svc.voicemail(), None);
+    svc.start(now, reg.sa_mut().unwrap());
+    assert_eq!(pump(&mut svc, &mut reg, &mut s, now), 4);
+    assert!(
+        server_events(&mut s).contains(&ServerEvent::RoamingSelfSubscribed {
+            types: roaming::ALL_TYPES.iter().map(|t| t.to_string()).collect()
+        })
+    );
+    // The piggybacked first NOTIFY: the fixture's 2 unread, 5 read, and the 4.4.3 example's
+    // aggregate state.
+    let first = VoicemailCounts { unread: 2, read: 5 };
+    assert_eq!(svc.voicemail(), Some(first));
+    assert!(first.waiting());
+    assert!(events(&mut svc).contains(&ServicesEvent::Voicemail(first)));
+    assert_eq!(
+        svc.roaming_self().unwrap().aggregate_availability(),
+        Some(3500)
+    );
+
+    // A new voicemail: the double's BENOTIFY (no response to a best-effort NOTIFY).
+    let notes = s.set_voicemail(VoicemailCounts { unread: 3, read: 5 });
+    assert_eq!(notes.len(), 1);
+    let m = Message::parse(&notes[0]).unwrap();
+    assert_eq!(m.method(), Some(Method::Benotify));
+    assert_eq!(m.first(HeaderName::Require), Some("eventlist"));
+    assert_eq!(m.first(HeaderName::Event), Some(roaming::EVENT));
+    assert!(m.first(HeaderName::AuthenticationInfo).is_some());
+    assert_eq!(
+        svc.handle_request(now, &notes[0], reg.sa_mut().unwrap()),
+        None
+    );
+    let three = VoicemailCounts { unread: 3, read: 5 };
+    assert_eq!(svc.voicemail(), Some(three));
+    assert_eq!(events(&mut svc), [ServicesEvent::Voicemail(three)]);
+
+    // Tampered (the signed CSeq changed) and replayed notifications are dropped.
+    let notes = s.set_voicemail(VoicemailCounts { unread: 9, read: 5 });
+    let text = String::from_utf8(notes[0].clone()).unwrap();
+    let forged = text.replace(" BENOTIFY\r\n", "0 BENOTIFY\r\n");
+    assert_ne!(forged, text);
+    assert_eq!(
+        svc.handle_request(now, forged.as_bytes(), reg.sa_mut().unwrap()),
+        None
+    );
+    assert_eq!(svc.voicemail(), Some(three));
+    assert!(matches!(
+        events(&mut svc)[..],
+        [ServicesEvent::Failed {
+            what: "roaming self",
+            ..
+        }]
+    ));
+    // Everything listened to: the lamp goes off.
+    let notes2 = s.set_voicemail(VoicemailCounts { unread: 0, read: 8 });
+    svc.handle_request(now, &notes2[0], reg.sa_mut().unwrap());
+    assert_eq!(
+        svc.voicemail(),
+        Some(VoicemailCounts { unread: 0, read: 8 })
+    );
+    assert!(!svc.voicemail().unwrap().waiting());
+    // The older (9 unread) notification arriving late is a replay (snum) and is dropped.
+    svc.handle_request(now, &notes[0], reg.sa_mut().unwrap());
+    assert_eq!(
+        svc.voicemail(),
+        Some(VoicemailCounts { unread: 0, read: 8 })
+    );
+
+    // A NOTIFY outside the subscription gets 481.
+    let mut b = MessageBuf::request(Method::Notify, "sip:127.0.0.1:5061;transport=tls");
+    b.push(
+        HeaderName::Via,
+        "SIP/2.0/TLS 10.0.0.1:5061;branch=z9hG4bKx1",
+    );
+    b.push(HeaderName::From, "<sip:alice@contoso.com>;tag=a");
+    b.push(HeaderName::To, "<sip:alice@contoso.com>;tag=b");
+    b.push(HeaderName::CallId, "not-ours");
+    b.push(HeaderName::CSeq, "1 NOTIFY");
+    b.push(HeaderName::Event, roaming::EVENT);
+    let r = svc
+        .handle_request(now, &b.to_bytes(), reg.sa_mut().unwrap())
+        .expect("a response");
+    assert_eq!(Message::parse(&r).unwrap().status(), Some(481));
+}
+
+#[test]
+fn roaming_self_fixture_parses_and_round_trips() {
+    let d = RoamingData::parse(ROAMING_SELF.as_bytes()).unwrap();
+    assert_eq!(d.uri.as_deref(), Some("sip:alice@contoso.com"));
+    assert_eq!(
+        d.categories[0],
+        RoamingCategory {
+            name: "state".into(),
+            instance: 1,
+            container: Some(2),
+            version: 1,
+            publish_time: Some("2008-01-22T23:41:05.450".into()),
+            expire_type: Some("user".into()),
+            state_type: Some("aggregateState".into()),
+            availability: Some(3500),
+            voicemail: None,
+        }
+    );
+    assert_eq!(d.voicemail(), Some(VoicemailCounts { unread: 2, read: 5 }));
+    assert_eq!(RoamingData::parse(d.emit().as_bytes()).unwrap(), d);
+    // [MS-PRES] 4.4.1's request body.
+    assert_eq!(
+        roaming::parse_request(roaming::request_body(roaming::ALL_TYPES).as_bytes()).unwrap(),
+        roaming::ALL_TYPES
+    );
+}
+
 fn text() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9&<>\"' é+$^()\\\\:;=/.\t\r\n-]{0,16}"
 }
@@ -604,9 +729,29 @@ proptest! {
     }
 
     #[test]
+    fn roaming_data_round_trips(uri in prop::option::of(text()), cats in prop::collection::vec(
+        (text(), any::<u32>(), prop::option::of(any::<u32>()), any::<u32>(),
+         prop::option::of(text()), prop::option::of(text()), prop::option::of(name()),
+         prop::option::of(any::<u32>()),
+         prop::option::of((prop::option::of(any::<u32>()), prop::option::of(any::<u32>())))), 0..5)) {
+        let d = RoamingData { uri, categories: cats.into_iter().map(|(n, i, c, v, p, e, t, a, vm)| RoamingCategory {
+            name: n, instance: i, container: c, version: v, publish_time: p, expire_type: e,
+            state_type: t, availability: a,
+            voicemail: vm.filter(|(u, r)| u.is_some() || r.is_some())
+                .map(|(unread, read)| VoicemailTokens { unread, read }),
+        }).collect() };
+        let e = d.emit();
+        let back = RoamingData::parse(e.as_bytes()).unwrap();
+        prop_assert_eq!(&back, &d);
+        prop_assert_eq!(back.emit(), e);
+    }
+
+    #[test]
     fn arbitrary_bodies_fail_cleanly(b in prop::collection::vec(any::<u8>(), 0..300)) {
         let _ = ProvisionGroupList::parse(&b);
         let _ = LocationProfile::parse(&b);
         let _ = Publish::parse(&b);
+        let _ = RoamingData::parse(&b);
+        let _ = roaming::parse_request(&b);
     }
 }

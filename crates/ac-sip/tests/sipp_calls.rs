@@ -1,6 +1,7 @@
 //! sipp (sip-tester) scenarios against our call core (`ac-sip-phone`) on loopback: reliable
 //! provisional responses with PRACK (RFC 3262), session-timer refreshes (RFC 4028), 491 glare
-//! (RFC 3261 14), and forked 2xx answers to our INVITE (13.2.2.4).
+//! (RFC 3261 14), forked 2xx answers to our INVITE (13.2.2.4), and REFER with its NOTIFYs
+//! (RFC 3515) in both roles of a blind transfer.
 
 mod peers;
 
@@ -152,4 +153,71 @@ fn a_second_2xx_from_another_fork_is_acked_and_released_with_bye() {
     });
     let (code, log) = sipp.finish();
     assert_eq!(code, 0, "{log}");
+}
+
+/// We transfer: our phone REFERs sipp (the transferee) to carol; sipp's two NOTIFYs (100, then
+/// 200 terminated) are answered and reported, and our phone then ends its call with BYE.
+#[test]
+fn our_refer_is_accepted_and_its_notifies_end_the_transfer() {
+    let sipp = SippUas::start("call_refer_transferee_uas.xml");
+    let mut us = Ours::direct("phone", &[]);
+    us.cmd(&format!("dial sip:bob@127.0.0.1:{}", sipp.port));
+    us.event(T, |v| v["event"] == "answered");
+    us.cmd("transfer sip:carol@example.test");
+    let p = us.event(T, |v| {
+        v["event"] == "transfer_progress" && v["code"].as_u64() >= Some(200)
+    });
+    assert_eq!(p["code"], 200);
+    let codes: Vec<u64> = us
+        .seen("transfer_progress")
+        .iter()
+        .filter_map(|v| v["code"].as_u64())
+        .collect();
+    assert_eq!(codes, vec![100, 200]);
+    us.event(T, |v| {
+        v["event"] == "ended" && v["by_peer"] == false && v["code"] == 200
+    });
+    let (code, log) = sipp.finish();
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("Referred-By:"), "{log}");
+}
+
+/// We are transferred: sipp calls us and REFERs us to carol (another ac-sip-phone); we accept
+/// with 202, call carol with sipp's Referred-By, and NOTIFY 100 Trying then 200 OK.
+#[test]
+fn a_refer_we_receive_calls_the_target_and_notifies_the_outcome() {
+    let mut carol = Ours::direct("carol", &["--auto-answer-ms", "0"]);
+    let mut us = Ours::direct("phone", &["--auto-answer-ms", "0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("sipp")
+        .arg("-sf")
+        .arg(scenario("call_refer_transferor_uac.xml"))
+        .arg(format!("127.0.0.1:{}", us.port))
+        .args(["-key", "carol_port", &carol.port.to_string()])
+        .args(sipp_args(free_port(), dir.path()))
+        .current_dir(dir.path())
+        .output()
+        .expect("sipp");
+    let log = std::fs::read_to_string(dir.path().join("messages.log")).unwrap_or_default()
+        + &std::fs::read_to_string(dir.path().join("errors.log")).unwrap_or_default();
+    ok(&out, &log);
+    let r = us.event(T, |v| v["event"] == "transfer_requested");
+    assert!(
+        r.to_string().contains("carol@127.0.0.1"),
+        "transfer target: {r}"
+    );
+    // The first call ended by sipp's BYE; the new one is up with carol.
+    us.event(T, |v| v["event"] == "ended" && v["by_peer"] == true);
+    let inc = carol.event(T, |v| v["event"] == "incoming");
+    // The new call comes from the transferee (us), not from sipp.
+    assert_eq!(
+        inc["caller"],
+        format!("sip:phone@127.0.0.1:{}", us.port),
+        "{inc}"
+    );
+    carol.event(T, |v| v["event"] == "answered");
+    assert!(
+        log.contains("SIP/2.0 100 Trying") && log.contains("SIP/2.0 200 OK"),
+        "{log}"
+    );
 }

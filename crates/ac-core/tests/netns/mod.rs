@@ -162,6 +162,22 @@ impl Net {
         }
     }
 
+    /// Waits for a line of `<name>.log` that contains every one of `parts`.
+    pub fn wait_line(&self, name: &str, parts: &[&str], timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self
+            .log(name)
+            .lines()
+            .any(|l| parts.iter().all(|p| l.contains(p)))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{name}.log: no line with {parts:?} in {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// Waits until a TCP port accepts connections in the server namespace.
     pub fn wait_tcp(&self, port: u16) {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -345,7 +361,8 @@ impl Net {
                 )
                 .expect("tls.cfg");
                 (
-                    format!("listen=tcp:{ip}:5060\nlisten=tls:{ip}:5061\nenable_tls=yes\ntcp_children=2\n"),
+                    // RFC 5923: requests to a phone that sent `alias` in its Via go over its connection.
+                    format!("listen=tcp:{ip}:5060\nlisten=tls:{ip}:5061\nenable_tls=yes\ntcp_children=2\ntcp_accept_aliases=yes\n"),
                     format!(
                         "loadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"{}\")\n",
                         d.join("tls.cfg").display()
@@ -467,7 +484,9 @@ onreply_route[ANSWER] {{
                  audio_source aufile,{tone}\n\
                  module_path /usr/lib/baresip/modules\nmodule g722.so\nmodule g711.so\n\
                  module aufile.so\nmodule alsa.so\nmodule sndfile.so\nmodule account.so\nmodule menu.so\n\
+                 module cons.so\ncons_listen {ip}:{cons}\n\
                  snd_path {rec}\nrtp_ports {a}-{b}\n",
+                cons = port + 9,
                 tone = tone.display(),
                 rec = rec.display(),
                 a = 30000 + u32::from(port) % 100 * 20,
@@ -522,6 +541,19 @@ onreply_route[ANSWER] {{
             None,
         );
         self.wait_log("chronyd", "chronyd version", Duration::from_secs(10));
+    }
+
+    /// A console command to the baresip listening on SIP port `port` (`/dial URI`,
+    /// `/hangup`), sent from the server namespace to its `cons` module on `port + 9` (baresip
+    /// itself takes `port + 1` for SIP over TLS).
+    pub fn baresip_cmd(&self, port: u16, cmd: &str) {
+        let ip = self.server_ip();
+        let line = format!("{cmd}\n");
+        in_ns(&self.srv_ns, move || {
+            let s = std::net::UdpSocket::bind(format!("{ip}:0")).expect("console socket");
+            s.send_to(line.as_bytes(), format!("{ip}:{}", port + 9))
+                .expect("console command");
+        });
     }
 
     /// The WAV files baresip `user` recorded of what it received, oldest first.

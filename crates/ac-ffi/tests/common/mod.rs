@@ -17,6 +17,21 @@ pub fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// A library cargo built for this package: `cargo build` puts it in `target/<profile>`,
+/// while `cargo test` leaves the cdylib and staticlib in `target/<profile>/deps` (it uplifts
+/// only what it was asked to build). The newer of the two, so a stale copy from an earlier
+/// `cargo build` is never tested.
+pub fn built_lib(name: &str) -> PathBuf {
+    let prof = profile_dir();
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let (top, deps) = (prof.join(name), prof.join("deps").join(name));
+    match (mtime(&top), mtime(&deps)) {
+        (Some(a), Some(b)) if b > a => deps,
+        (None, Some(_)) => deps,
+        _ => top,
+    }
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -41,20 +56,19 @@ pub fn stage(link: Link) -> Staging {
     let inc = prefix.join("include");
     std::fs::create_dir_all(&lib).unwrap();
     std::fs::create_dir_all(&inc).unwrap();
-    let prof = profile_dir();
     match link {
         Link::Shared => {
             let v = env!("CARGO_PKG_VERSION");
             let major = env!("CARGO_PKG_VERSION_MAJOR");
             let real = format!("libac_phone.so.{v}");
-            std::fs::copy(prof.join("libac_phone.so"), lib.join(&real))
-                .expect("target/<profile>/libac_phone.so (built by cargo test)");
+            std::fs::copy(built_lib("libac_phone.so"), lib.join(&real))
+                .expect("libac_phone.so (built by cargo test)");
             std::os::unix::fs::symlink(&real, lib.join(format!("libac_phone.so.{major}"))).unwrap();
             std::os::unix::fs::symlink(&real, lib.join("libac_phone.so")).unwrap();
         }
         Link::Static => {
-            std::fs::copy(prof.join("libac_phone.a"), lib.join("libac_phone.a"))
-                .expect("target/<profile>/libac_phone.a");
+            std::fs::copy(built_lib("libac_phone.a"), lib.join("libac_phone.a"))
+                .expect("libac_phone.a (built by cargo test)");
         }
     }
     std::fs::copy(

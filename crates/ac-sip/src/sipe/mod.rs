@@ -6,6 +6,7 @@
 //! * [`register`]: the sign-in (signed REGISTERs).
 //! * [`provisioning`]: in-band provisioning ([MS-SIPREGE]) and the dial plan ([MS-SIPRE]).
 //! * [`presence`]: category publication of presence state ([MS-PRES]).
+//! * [`roaming`]: the roaming self subscription ([MS-PRES]) and its voicemail counts.
 //! * [`services`]: provisioning, dial plan and presence after sign-in, sans-IO.
 //! * [`diagnostics`]: failure responses and ms-diagnostics to the manual's notifications.
 //! * [`server`]: a Skype for Business server double for tests.
@@ -14,6 +15,7 @@ pub mod ntlm;
 pub mod presence;
 pub mod provisioning;
 pub mod register;
+pub mod roaming;
 pub mod server;
 pub mod services;
 pub mod sipae;

@@ -8,6 +8,9 @@
 //! subscription-state terminated, Event), SERVICE to the location profile URI with the
 //! configured `LocationProfileDescription`, and SERVICE with a [MS-PRES] `publish`
 //! document by recording the published state (a stale version is refused with 409).
+//! The self subscription ([MS-PRES] 4.4.1) is answered with a 200 carrying the configured
+//! `roamingData` (piggybacked first NOTIFY) and later changes of the voicemail counts go
+//! out as signed BENOTIFYs built like the [MS-PRES] 4.4.3 example.
 //! No offline alternative exists: a real server needs Windows and Active Directory.
 
 use std::collections::HashMap;
@@ -15,6 +18,7 @@ use std::collections::HashMap;
 use crate::msg::{response_to, HeaderName, Message, Method};
 use crate::sipe::presence::{Availability, Publish};
 use crate::sipe::provisioning;
+use crate::sipe::roaming::{self, RoamingData, VoicemailCounts};
 use crate::sipe::sipae::{NtlmChallenge, NtlmCredentials, ServerSa, REALM};
 
 /// The To tag of the double's responses (the [MS-SIPAE] 4.1 example's 401 To tag).
@@ -60,6 +64,10 @@ pub enum ServerEvent {
         groups: Vec<String>,
     },
     LocationProfileRequested,
+    /// A self SUBSCRIBE and the roaming types it asked for.
+    RoamingSelfSubscribed {
+        types: Vec<String>,
+    },
     /// A verified presence publication.
     Published {
         uri: String,
@@ -79,7 +87,30 @@ pub struct SfbServer {
     versions: HashMap<(String, u32, u32), u32>,
     /// The latest published machine-state availability per presentity.
     pub presence: HashMap<String, Availability>,
+    /// The roaming self document as configured (served as written) and its model (what
+    /// later notifications emit).
+    roaming_doc: Option<String>,
+    roaming: RoamingData,
+    self_subs: Vec<SelfSub>,
 }
+
+/// One self subscription dialog, for the notifications the double sends.
+#[derive(Debug, Clone)]
+struct SelfSub {
+    /// The association (key into `sas`).
+    sa_key: String,
+    call_id: String,
+    /// The subscriber's From value (its tag and epid), the To of our notifications.
+    subscriber: String,
+    /// The subscriber's AOR, the From URI of our notifications.
+    aor: String,
+    contact: String,
+    cseq: u32,
+}
+
+/// The subscription lifetime the double grants (the [MS-PRES] 4.4.3 example's
+/// `subscription-state: active;expires=47515`).
+const SELF_EXPIRES: u32 = 47515;
 
 impl SfbServer {
     pub fn new(cfg: ServerConfig, seed: u64) -> SfbServer {
@@ -90,7 +121,66 @@ impl SfbServer {
             events: Vec::new(),
             versions: HashMap::new(),
             presence: HashMap::new(),
+            roaming_doc: None,
+            roaming: RoamingData::default(),
+            self_subs: Vec::new(),
         }
+    }
+
+    /// The `roamingData` the self subscription's 200 carries (served byte for byte).
+    pub fn set_roaming_self(&mut self, doc: &str) -> crate::sipe::xml::Result<()> {
+        self.roaming = RoamingData::parse(doc.as_bytes())?;
+        self.roaming_doc = Some(doc.to_string());
+        Ok(())
+    }
+
+    /// New voicemail counts (a message left or listened to): one signed BENOTIFY per self
+    /// subscription, each to send to the subscriber.
+    pub fn set_voicemail(&mut self, v: VoicemailCounts) -> Vec<Vec<u8>> {
+        self.roaming.set_voicemail(v);
+        self.roaming_doc = None;
+        let body = self.roaming.emit();
+        let mut out = Vec::new();
+        for i in 0..self.self_subs.len() {
+            let branch = self.next();
+            let srand = self.next() as u32;
+            let sub = &mut self.self_subs[i];
+            sub.cseq += 1;
+            // The [MS-PRES] 4.4.3 BENOTIFY's headers.
+            let mut b = crate::msg::MessageBuf::request(Method::Benotify, &sub.contact);
+            b.push(
+                HeaderName::Via,
+                format!(
+                    "SIP/2.0/TLS {}:5061;branch=z9hG4bK{branch:016X};branched=FALSE",
+                    self.cfg.targetname
+                ),
+            );
+            b.push(HeaderName::MaxForwards, "70");
+            b.push(HeaderName::To, sub.subscriber.clone());
+            b.push(HeaderName::From, format!("<{}>;tag={TO_TAG}", sub.aor));
+            b.push(HeaderName::CallId, sub.call_id.clone());
+            b.push(HeaderName::CSeq, format!("{} BENOTIFY", sub.cseq));
+            b.push(HeaderName::Require, "eventlist");
+            b.push(HeaderName::Event, roaming::EVENT);
+            b.push(
+                HeaderName::SubscriptionState,
+                format!("active;expires={SELF_EXPIRES}"),
+            );
+            b.set_body(roaming::CONTENT_TYPE, body.clone().into_bytes());
+            let unsigned = b.to_bytes();
+            let Ok(m) = Message::parse(&unsigned) else {
+                continue;
+            };
+            let Some(sa) = self.sas.get_mut(&sub.sa_key) else {
+                continue;
+            };
+            let Ok(info) = sa.sign_response(&m, srand) else {
+                continue;
+            };
+            b.push(HeaderName::AuthenticationInfo, info);
+            out.push(b.to_bytes());
+        }
+        out
     }
 
     fn next(&mut self) -> u64 {
@@ -210,7 +300,7 @@ impl SfbServer {
         });
         let user = sa.user.clone().unwrap_or_default();
         let mut r = response_to(&req, 200, Some(TO_TAG));
-        match self.service(&req, method, &user) {
+        match self.service(&req, method, &user, &call_id) {
             Ok(Some((headers, body))) => {
                 for (n, v) in headers {
                     r.push(n, v);
@@ -259,6 +349,7 @@ impl SfbServer {
         req: &Message<'_>,
         method: Method<'_>,
         user: &str,
+        sa_key: &str,
     ) -> Result<
         Option<(
             Vec<(HeaderName<'static>, String)>,
@@ -289,6 +380,44 @@ impl SfbServer {
                     (HeaderName::SubscriptionState, "terminated;expires=0".into()),
                 ],
                 Some((provisioning::CONTENT_TYPE, body)),
+            )));
+        }
+        if method == Method::Subscribe && event == Some(roaming::EVENT) {
+            let accept = req.first(HeaderName::Accept).unwrap_or("");
+            if !accept
+                .split(',')
+                .any(|a| a.trim().eq_ignore_ascii_case(roaming::CONTENT_TYPE))
+            {
+                return Err((406, "Accept is not the roaming self type".into()));
+            }
+            let types =
+                roaming::parse_request(req.body).map_err(|e| (400, format!("roamingList: {e}")))?;
+            self.events
+                .push(ServerEvent::RoamingSelfSubscribed { types });
+            let from = req.first(HeaderName::From).unwrap_or("").to_string();
+            let contact = req.first(HeaderName::Contact).unwrap_or("");
+            self.self_subs.push(SelfSub {
+                sa_key: sa_key.to_string(),
+                call_id: req.call_id().map(str::to_string).unwrap_or_default(),
+                aor: crate::sipe::sipae::raw_uri(&from).to_string(),
+                subscriber: from,
+                contact: crate::sipe::sipae::raw_uri(contact).to_string(),
+                cseq: 1,
+            });
+            let body = self
+                .roaming_doc
+                .clone()
+                .unwrap_or_else(|| self.roaming.emit());
+            return Ok(Some((
+                vec![
+                    (HeaderName::Event, roaming::EVENT.into()),
+                    (
+                        HeaderName::SubscriptionState,
+                        format!("active;expires={SELF_EXPIRES}"),
+                    ),
+                    (HeaderName::Expires, SELF_EXPIRES.to_string()),
+                ],
+                Some((roaming::CONTENT_TYPE, body)),
             )));
         }
         if method != Method::Service {

@@ -3,6 +3,11 @@
 //! the location profile, [MS-SIPRE] 2.2.8) and presence publication ([MS-PRES], SERVICE
 //! with a `publish` document) with the manual's 4.4 Available -> Inactive -> Away timers.
 //!
+//! The roaming self subscription ([MS-PRES] 3.3.5.1, `vnd-microsoft-roaming-self`) brings
+//! the voicemail counts of online users (manual 3.3.20): from the 200's piggybacked
+//! `roamingData` and from later NOTIFY/BENOTIFY requests in its dialog
+//! ([`SipeServices::handle_request`]).
+//!
 //! Every request is signed with the registration's [`ClientSa`] and every response must
 //! carry a verifying server signature ([MS-SIPAE] 3.2.5.2) before its body is used.
 
@@ -12,6 +17,7 @@ use std::time::{Duration, Instant};
 use crate::msg::{HeaderName, Message, MessageBuf, Method};
 use crate::sipe::presence::{self, Availability};
 use crate::sipe::provisioning::{self, InbandSettings, LocationProfile, ProvisionGroupList};
+use crate::sipe::roaming::{self, RoamingData, VoicemailCounts};
 use crate::sipe::sipae::ClientSa;
 
 /// Content-Type of our location profile SERVICE request body (the request body's form is
@@ -63,6 +69,8 @@ pub enum ServicesEvent {
     Provisioned(InbandSettings),
     DialPlan(LocationProfile),
     Published(Availability),
+    /// Voicemail counts from the roaming self subscription (manual 3.3.20).
+    Voicemail(VoicemailCounts),
     Failed {
         what: &'static str,
         code: u16,
@@ -75,6 +83,7 @@ enum Kind {
     Provisioning,
     LocationProfile,
     Publish(Availability),
+    RoamingSelf,
 }
 
 #[derive(Debug)]
@@ -93,6 +102,11 @@ pub struct SipeServices {
     version: u32,
     in_call: bool,
     dnd: bool,
+    /// The self subscription's Call-ID and our From tag, once sent.
+    self_sub: Option<(String, String)>,
+    /// The latest roaming self categories and the voicemail counts they carry.
+    roaming: Option<RoamingData>,
+    voicemail: Option<VoicemailCounts>,
 }
 
 impl SipeServices {
@@ -111,6 +125,9 @@ impl SipeServices {
             version: 0,
             in_call: false,
             dnd: false,
+            self_sub: None,
+            roaming: None,
+            voicemail: None,
         }
     }
 
@@ -133,6 +150,16 @@ impl SipeServices {
     /// What presence state is published now.
     pub fn published(&self) -> Option<Availability> {
         self.published
+    }
+
+    /// The voicemail counts the roaming self subscription last brought (manual 3.3.20).
+    pub fn voicemail(&self) -> Option<VoicemailCounts> {
+        self.voicemail
+    }
+
+    /// The latest roaming self categories.
+    pub fn roaming_self(&self) -> Option<&RoamingData> {
+        self.roaming.as_ref()
     }
 
     /// The request URI for dialed digits: through the dial plan once it is known.
@@ -168,6 +195,97 @@ impl SipeServices {
         );
         self.last_activity = Some(now);
         self.publish(Availability::Available, sa);
+        self.subscribe_roaming_self(sa);
+    }
+
+    /// The self SUBSCRIBE of [MS-PRES] 4.4.1: Event and Accept name the roaming self
+    /// package, ms-benotify supported and proxy-required, piggybacked first NOTIFY
+    /// supported, a `roamingList` of all four roaming types (3.3.5.1).
+    pub fn subscribe_roaming_self(&mut self, sa: &mut ClientSa) {
+        let aor = self.cfg.aor.clone();
+        let body = roaming::request_body(roaming::ALL_TYPES);
+        self.send(
+            Method::Subscribe,
+            &aor,
+            &[
+                (HeaderName::Event, roaming::EVENT),
+                (HeaderName::Accept, roaming::CONTENT_TYPE),
+                (HeaderName::Supported, "ms-benotify"),
+                (HeaderName::ProxyRequire, "ms-benotify"),
+                (HeaderName::Supported, "ms-piggyback-first-notify"),
+            ],
+            Some((roaming::CONTENT_TYPE, body.into_bytes())),
+            Kind::RoamingSelf,
+            sa,
+        );
+    }
+
+    fn apply_roaming(&mut self, body: &[u8]) {
+        match RoamingData::parse(body) {
+            Ok(d) => {
+                if let Some(v) = d.voicemail() {
+                    if self.voicemail != Some(v) {
+                        self.voicemail = Some(v);
+                        self.events.push(ServicesEvent::Voicemail(v));
+                    }
+                }
+                self.roaming = Some(d);
+            }
+            Err(e) => self.events.push(ServicesEvent::Failed {
+                what: "roaming self",
+                code: 0,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// A request from the server: NOTIFY or BENOTIFY of the self subscription. It is used
+    /// only when it belongs to our subscription's dialog and its server signature verifies
+    /// ([MS-SIPAE] 3.2.5.2; the [MS-PRES] 4.4.3 BENOTIFY carries Authentication-Info).
+    /// Returns the response to send: 200 for a NOTIFY, 481 for a NOTIFY outside our
+    /// subscription, nothing for a BENOTIFY ([MS-SIP] best-effort NOTIFY has no
+    /// response) or for what fails verification (dropped).
+    pub fn handle_request(
+        &mut self,
+        _now: Instant,
+        data: &[u8],
+        sa: &mut ClientSa,
+    ) -> Option<Vec<u8>> {
+        let m = Message::parse(data).ok()?;
+        let method = m.method()?;
+        let best_effort = method == Method::Benotify;
+        if method != Method::Notify && !best_effort {
+            return None;
+        }
+        let ours = match (&self.self_sub, m.call_id().ok()) {
+            (Some((cid, tag)), Some(c)) => {
+                c == cid
+                    && m.first(HeaderName::To)
+                        .map(crate::sipe::sipae::raw_tag)
+                        .is_some_and(|t| t == tag)
+                    && m.first(HeaderName::Event)
+                        .is_some_and(|e| e.trim().eq_ignore_ascii_case(roaming::EVENT))
+            }
+            _ => false,
+        };
+        if !ours {
+            return (!best_effort).then(|| crate::msg::response_to(&m, 481, None).to_bytes());
+        }
+        match sa.verify(&m) {
+            Ok(true) => {}
+            Ok(false) | Err(_) => {
+                self.events.push(ServicesEvent::Failed {
+                    what: "roaming self",
+                    code: 0,
+                    reason: "notification without a verifying server signature".into(),
+                });
+                return None;
+            }
+        }
+        if !m.body.is_empty() {
+            self.apply_roaming(m.body);
+        }
+        (!best_effort).then(|| crate::msg::response_to(&m, 200, None).to_bytes())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -226,6 +344,9 @@ impl SipeServices {
                 });
                 return;
             }
+        }
+        if kind == Kind::RoamingSelf {
+            self.self_sub = Some((call_id.clone(), tag));
         }
         self.pending.insert(call_id, kind);
         self.outgoing.push(b.to_bytes());
@@ -341,6 +462,7 @@ impl SipeServices {
             Kind::Provisioning => "provisioning",
             Kind::LocationProfile => "location profile",
             Kind::Publish(_) => "presence",
+            Kind::RoamingSelf => "roaming self",
         };
         if let Kind::Publish(_) = kind {
             self.in_flight = false;
@@ -410,6 +532,13 @@ impl SipeServices {
                     reason: e.to_string(),
                 }),
             },
+            Kind::RoamingSelf => {
+                // The piggybacked first NOTIFY (ms-piggyback-first-notify).
+                let ct = m.first(HeaderName::ContentType).unwrap_or("");
+                if !m.body.is_empty() && ct.trim().eq_ignore_ascii_case(roaming::CONTENT_TYPE) {
+                    self.apply_roaming(m.body);
+                }
+            }
             Kind::Publish(a) => {
                 self.version = self.version.wrapping_add(1);
                 self.published = Some(a);
