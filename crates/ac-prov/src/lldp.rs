@@ -319,7 +319,12 @@ impl Lldpdu {
         for t in &self.others {
             put_tlv(&mut out, t.ty, &t.value);
         }
-        put_tlv(&mut out, TLV_END, &[]);
+        // 802.1AB-2016 8.5.1: End is optional; it is left out when it would push the LLDPDU
+        // past what a frame carries (the `lldp_cdp` fuzz target found a 1,499-byte LLDPDU
+        // without End that did not re-parse once End was added).
+        if out.len() + 2 <= MAX_LEN {
+            put_tlv(&mut out, TLV_END, &[]);
+        }
         out
     }
 
@@ -444,6 +449,32 @@ impl Announce {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_size_lldpdu_without_end_re_parses_after_emit() {
+        let mut b = Vec::new();
+        put_tlv(&mut b, TLV_CHASSIS_ID, &[4, 0, 1, 2, 3, 4, 5]);
+        put_tlv(&mut b, TLV_PORT_ID, &[5, b'e', b't', b'h', b'0']);
+        put_tlv(&mut b, TLV_TTL, &[0, 120]);
+        while b.len() + 2 + 200 <= MAX_LEN - 1 {
+            put_tlv(&mut b, 8, &[7u8; 200]);
+        }
+        let fill = MAX_LEN - 1 - b.len() - 2;
+        put_tlv(&mut b, 8, &vec![9u8; fill]);
+        assert_eq!(b.len(), MAX_LEN - 1);
+        let o = LldpduView::parse(&b)
+            .expect("parses without End")
+            .to_owned();
+        let wire = o.emit();
+        assert!(wire.len() <= MAX_LEN);
+        assert_eq!(LldpduView::parse(&wire).expect("re-parses").to_owned(), o);
+        // With room for it, End is still sent.
+        let small = Lldpdu {
+            others: Vec::new(),
+            ..o
+        };
+        assert!(small.emit().ends_with(&[0, 0]));
+    }
 
     #[test]
     fn policy_bits() {
