@@ -456,7 +456,7 @@ mod tests {
         put_tlv(&mut b, TLV_CHASSIS_ID, &[4, 0, 1, 2, 3, 4, 5]);
         put_tlv(&mut b, TLV_PORT_ID, &[5, b'e', b't', b'h', b'0']);
         put_tlv(&mut b, TLV_TTL, &[0, 120]);
-        while b.len() + 2 + 200 <= MAX_LEN - 1 {
+        while b.len() + 2 + 200 < MAX_LEN {
             put_tlv(&mut b, 8, &[7u8; 200]);
         }
         let fill = MAX_LEN - 1 - b.len() - 2;
