@@ -1055,6 +1055,26 @@ impl Phone {
         self.calls.iter().position(|c| c.sip == r)
     }
 
+    /// The index of call `id` in `calls`, and its handle in the SIP call core.
+    fn call_ref(&self, id: u32) -> Result<(usize, CallRef), CoreError> {
+        let i = self
+            .idx(id)
+            .ok_or_else(|| CoreError::State("no such call".into()))?;
+        Ok((i, self.calls[i].sip))
+    }
+
+    /// Runs one operation of the SIP call core (which exists once the phone has booted).
+    fn sip_op<T>(
+        &mut self,
+        op: impl FnOnce(&mut SipPhone) -> Result<T, ac_sip::call::CallError>,
+    ) -> Result<T, CoreError> {
+        let s = self
+            .sip
+            .as_mut()
+            .ok_or_else(|| CoreError::State("not ready".into()))?;
+        op(s).map_err(|e| CoreError::Sip(e.to_string()))
+    }
+
     fn new_call(&mut self, sip: CallRef, peer: &str, incoming: bool, phase: CallPhase) -> u32 {
         let id = self.next_id;
         self.next_id += 1;
@@ -1747,13 +1767,7 @@ impl Phone {
                 let _ = self.hold(now, a);
             }
         }
-        let s = self
-            .sip
-            .as_mut()
-            .ok_or_else(|| CoreError::State("not ready".into()))?;
-        let r = s
-            .invite(now, &uri)
-            .map_err(|e| CoreError::Sip(e.to_string()))?;
+        let r = self.sip_op(|s| s.invite(now, &uri))?;
         let id = self.new_call(r, &uri, false, CallPhase::Dialing);
         self.active = Some(id);
         self.hotline_at = None;
@@ -1790,9 +1804,7 @@ impl Phone {
 
     /// Answers an incoming call (a ringing call waiting puts the current call on hold).
     pub fn answer(&mut self, now: Instant, id: u32) -> Result<(), CoreError> {
-        let i = self
-            .idx(id)
-            .ok_or_else(|| CoreError::State("no such call".into()))?;
+        let (i, sip) = self.call_ref(id)?;
         if self.calls[i].phase != CallPhase::Incoming {
             return Err(CoreError::State("not ringing".into()));
         }
@@ -1807,13 +1819,7 @@ impl Phone {
                 let _ = self.hold(now, a);
             }
         }
-        let sip = self.calls[i].sip;
-        let s = self
-            .sip
-            .as_mut()
-            .ok_or_else(|| CoreError::State("not ready".into()))?;
-        s.answer(now, sip)
-            .map_err(|e| CoreError::Sip(e.to_string()))?;
+        self.sip_op(|s| s.answer(now, sip))?;
         let c = &mut self.calls[i];
         c.answer_at = None;
         c.forward_at = None;
@@ -1829,36 +1835,20 @@ impl Phone {
 
     /// Ends (or refuses, or cancels) a call.
     pub fn hangup(&mut self, now: Instant, id: u32) -> Result<(), CoreError> {
-        let i = self
-            .idx(id)
-            .ok_or_else(|| CoreError::State("no such call".into()))?;
-        let sip = self.calls[i].sip;
-        let s = self
-            .sip
-            .as_mut()
-            .ok_or_else(|| CoreError::State("not ready".into()))?;
-        let r = if self.calls[i].phase == CallPhase::Incoming {
-            s.reject(now, sip, 603)
+        let (i, sip) = self.call_ref(id)?;
+        if self.calls[i].phase == CallPhase::Incoming {
+            self.sip_op(|s| s.reject(now, sip, 603))?;
         } else {
-            s.hangup(now, sip)
-        };
-        r.map_err(|e| CoreError::Sip(e.to_string()))?;
+            self.sip_op(|s| s.hangup(now, sip))?;
+        }
         self.pump(now);
         Ok(())
     }
 
     /// Puts a call on hold (re-INVITE sendonly, RFC 3264 8.4).
     pub fn hold(&mut self, now: Instant, id: u32) -> Result<(), CoreError> {
-        let i = self
-            .idx(id)
-            .ok_or_else(|| CoreError::State("no such call".into()))?;
-        let sip = self.calls[i].sip;
-        let s = self
-            .sip
-            .as_mut()
-            .ok_or_else(|| CoreError::State("not ready".into()))?;
-        s.hold(now, sip)
-            .map_err(|e| CoreError::Sip(e.to_string()))?;
+        let (i, sip) = self.call_ref(id)?;
+        self.sip_op(|s| s.hold(now, sip))?;
         self.calls[i].phase = CallPhase::Held;
         let peer = self.calls[i].peer.clone();
         self.display(DisplayKind::Held, id, &peer);
@@ -1869,16 +1859,8 @@ impl Phone {
 
     /// Resumes a held call and makes it the active one.
     pub fn resume(&mut self, now: Instant, id: u32) -> Result<(), CoreError> {
-        let i = self
-            .idx(id)
-            .ok_or_else(|| CoreError::State("no such call".into()))?;
-        let sip = self.calls[i].sip;
-        let s = self
-            .sip
-            .as_mut()
-            .ok_or_else(|| CoreError::State("not ready".into()))?;
-        s.resume(now, sip)
-            .map_err(|e| CoreError::Sip(e.to_string()))?;
+        let (i, sip) = self.call_ref(id)?;
+        self.sip_op(|s| s.resume(now, sip))?;
         self.calls[i].phase = CallPhase::Connected;
         self.active = Some(id);
         let peer = self.calls[i].peer.clone();
@@ -1890,17 +1872,9 @@ impl Phone {
 
     /// Blind transfer of a call to a number or URI (REFER, RFC 3515; manual 3.3.7).
     pub fn transfer(&mut self, now: Instant, id: u32, target: &str) -> Result<(), CoreError> {
-        let i = self
-            .idx(id)
-            .ok_or_else(|| CoreError::State("no such call".into()))?;
+        let (i, sip) = self.call_ref(id)?;
         let uri = self.target_uri(target);
-        let sip = self.calls[i].sip;
-        let s = self
-            .sip
-            .as_mut()
-            .ok_or_else(|| CoreError::State("not ready".into()))?;
-        s.transfer(now, sip, &uri)
-            .map_err(|e| CoreError::Sip(e.to_string()))?;
+        self.sip_op(|s| s.transfer(now, sip, &uri))?;
         self.calls[i].transferring = true;
         self.display(DisplayKind::Notice, id, &format!("Transferring to {uri}"));
         self.pump(now);
@@ -1909,19 +1883,9 @@ impl Phone {
 
     /// Attended transfer: the peer of `id` to the peer of `to` (RFC 3891 Replaces).
     pub fn transfer_attended(&mut self, now: Instant, id: u32, to: u32) -> Result<(), CoreError> {
-        let a = self
-            .idx(id)
-            .ok_or_else(|| CoreError::State("no such call".into()))?;
-        let b = self
-            .idx(to)
-            .ok_or_else(|| CoreError::State("no such call".into()))?;
-        let (sa, sb) = (self.calls[a].sip, self.calls[b].sip);
-        let s = self
-            .sip
-            .as_mut()
-            .ok_or_else(|| CoreError::State("not ready".into()))?;
-        s.transfer_attended(now, sa, sb)
-            .map_err(|e| CoreError::Sip(e.to_string()))?;
+        let (a, sa) = self.call_ref(id)?;
+        let (_, sb) = self.call_ref(to)?;
+        self.sip_op(|s| s.transfer_attended(now, sa, sb))?;
         self.calls[a].transferring = true;
         self.pump(now);
         Ok(())
