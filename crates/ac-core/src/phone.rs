@@ -1706,12 +1706,13 @@ impl Phone {
         c.cap.extend_from_slice(capture);
         if c.cap.len() >= per_packet {
             if send {
-                let frame: Vec<i16> = if wide {
-                    c.cap[..per_packet].to_vec()
+                // 16 kHz codecs take the captured samples as they are (no copy per packet).
+                if wide {
+                    let _ = m.handle_frame(now, &c.cap[..per_packet]);
                 } else {
-                    c.dec.process(&c.cap[..per_packet])
-                };
-                let _ = m.handle_frame(now, &frame);
+                    let frame = c.dec.process(&c.cap[..per_packet]);
+                    let _ = m.handle_frame(now, &frame);
+                }
             } else {
                 // Held: nothing is sent, the RTP clock keeps running (RFC 3550 5.1).
                 let _ = m.skip_frame(now);
