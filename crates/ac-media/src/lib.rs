@@ -47,6 +47,7 @@ pub mod resample;
 pub mod rtcp;
 pub mod rtp;
 pub mod session;
+pub mod silk;
 pub mod srtp;
 pub mod tones;
 pub mod voice;
