@@ -31,12 +31,14 @@
 //! a panic; work is bounded (at most five frames, 1,024 bytes, ten LSB levels per block).
 
 pub mod dec;
+pub mod enc;
 pub mod indices;
 pub mod range;
 pub mod tables;
 pub mod tables_nlsf;
 
 pub use dec::Decoder;
+pub use enc::{Encoder, EncoderConfig, EncoderError};
 pub use indices::{
     best_rate_level, decode_frame, decode_packet, encode_frame, encode_packet, parse_packet,
     FrameContext, FrameIndices, Packet, ParsedPacket,
