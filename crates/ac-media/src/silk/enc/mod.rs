@@ -357,6 +357,12 @@ impl Encoder {
     }
 
     /// The encoder's own reconstruction of the last frame (what the decoder should output).
+    /// The quantizer's reconstruction of the last encoded frame: what a conforming decoder
+    /// outputs for it before its high-pass filter (for tests and diagnostics).
+    pub fn last_reconstruction(&self) -> Vec<i16> {
+        self.nsq.xq_frame(self.frame_length)
+    }
+
     #[cfg(test)]
     pub(crate) fn last_recon(&self) -> Vec<i16> {
         self.nsq.xq_frame(self.frame_length)

@@ -97,7 +97,6 @@ impl NsqState {
 
 impl NsqState {
     /// The quantized output of the last frame.
-    #[cfg(test)]
     pub(crate) fn xq_frame(&self, fl: usize) -> Vec<i16> {
         self.xq[..fl].to_vec()
     }
