@@ -33,6 +33,7 @@
 pub mod dec;
 pub mod indices;
 pub mod range;
+pub mod resampler;
 pub mod tables;
 pub mod tables_nlsf;
 
