@@ -687,7 +687,9 @@ impl Decoder {
         if let Some(e) = parsed.error {
             self.vad_flag = false;
             self.conceal_frame(out);
-            self.n_frames_in_packet = n;
+            // The SDK sets this to the frames decoded, 0 for a packet corrupt from its
+            // first frame, after which a lost packet would produce no audio; keep >= 1.
+            self.n_frames_in_packet = n.max(1);
             self.track_fec(TERM_LAST_FRAME);
             return Err(e);
         }
