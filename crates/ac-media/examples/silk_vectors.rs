@@ -259,11 +259,51 @@ fn read_pcm(path: &Path) -> Result<Vec<i16>, String> {
         .collect())
 }
 
+/// `--time`: decode each bitstream 20 times at its internal rate (no loss, no
+/// resampling) and print seconds of audio per second of decoding.
+fn time_all(dir: &Path) {
+    let mut names: Vec<_> = std::fs::read_dir(dir.join("bitstream"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    names.sort();
+    for path in names {
+        let Ok(packets) = read_bitstream(&path) else {
+            continue;
+        };
+        let mut samples = 0usize;
+        let mut secs = 0f64;
+        let t0 = std::time::Instant::now();
+        for _ in 0..20 {
+            let mut dec = Decoder::new(24000).expect("rate");
+            let mut out = Vec::with_capacity(480 * 3);
+            for p in &packets {
+                out.clear();
+                let _ = dec.decode(p, &mut out);
+                samples += out.len();
+                secs += out.len() as f64 / f64::from(dec.sample_rate());
+            }
+        }
+        let dt = t0.elapsed().as_secs_f64();
+        println!(
+            "{:<48} {:>8.1} s audio {:>9} samples  {:>7.0}x real time ({:.3} % of real time)",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            secs / 20.0,
+            samples / 20,
+            secs / dt,
+            100.0 * dt / secs
+        );
+    }
+}
+
 fn main() {
     let Some(dir) = std::env::args().nth(1).map(PathBuf::from) else {
-        eprintln!("usage: silk_vectors <SILK SDK test_vectors dir>");
+        eprintln!("usage: silk_vectors <SILK SDK test_vectors dir> [<output dir> | --time]");
         std::process::exit(2);
     };
+    if std::env::args().nth(2).as_deref() == Some("--time") {
+        time_all(&dir);
+        return;
+    }
     // Optional second argument: a directory to write our decoded outputs to.
     let write_dir = std::env::args().nth(2).map(PathBuf::from);
     let mut failed = 0;
