@@ -12,6 +12,9 @@
 //!   G.191 STL test vectors.
 //! - [`g729`]: G.729 Annex A encoder and decoder with Annex B SID/DTX/comfort noise
 //!   (floating point; interoperates with bcg729).
+//! - [`silk`]: SILK (Skype SILK SDK 1.0.9 bitstream): range coder, frame/packet parameter
+//!   coding shared by decoder and encoder, the decoder (bit-exact with the SDK test vectors)
+//!   with concealment, comfort noise and in-band FEC.
 //! - [`cng`]: VAD, DTX and comfort noise (RFC 3389 CN payload).
 //! - [`dtmf`]: RFC 4733 telephone-events (send/receive), in-band DTMF generation, Goertzel
 //!   detection and pause-dialing schedules.

@@ -25,7 +25,15 @@
 //!     packet one/two back follows in [`Packet::tail`]). The LBRR payload is itself a
 //!     packet (encode it with `encode_packet`, append it as `tail`).
 //!   - Encoder helpers: [`best_rate_level`] (the SDK encoder's rate-level choice).
-//! - [`Decoder`]: the decoder proper (NLSF, gains, LTP and LPC synthesis, PLC, CNG, FEC).
+//! - [`Decoder`]: the decoder proper (NLSF, gains, LTP and LPC synthesis, PLC, CNG, FEC),
+//!   in the SDK's fixed-point arithmetic (bit-exact on the SDK test vectors):
+//!   `Decoder::new(8000 | 12000 | 16000 | 24000)`, `decode(payload, &mut out)` (appends all
+//!   frames of a packet at the packet's internal rate), `conceal(&mut out)` for a lost
+//!   packet, `decode_fec(next, next2, &mut out)` to recover a lost packet from the LBRR copy
+//!   in the next two packets ([`dec::find_lbrr`]), `decode_parsed(&Packet, &mut out)` for
+//!   parameters already parsed (an encoder's local decoder).
+//! - [`resampler`]: the SDK decoder's output up-sampler (only for comparing the SDK
+//!   vectors decoded to other rates).
 //!
 //! Robustness: arbitrary bytes give a [`SilkError`] (or concealment in the decoder), never
 //! a panic; work is bounded (at most five frames, 1,024 bytes, ten LSB levels per block).
@@ -34,6 +42,7 @@ pub mod dec;
 pub mod enc;
 pub mod indices;
 pub mod range;
+pub mod resampler;
 pub mod tables;
 pub mod tables_nlsf;
 

@@ -60,7 +60,7 @@ pub const FRAMETERMINATION_CDF: [u16; 5] = [0, 20000, 45000, 56000, 65535];
 
 pub const SEED_CDF: [u16; 5] = [0, 16384, 32768, 49152, 65535];
 
-pub const QUANTIZATION_OFFSETS_Q10: [[i16; 2]; 2] = [[10, 10], [10, 10]];
+pub const QUANTIZATION_OFFSETS_Q10: [[i16; 2]; 2] = [[32, 100], [100, 256]];
 
 pub const LTPSCALES_TABLE_Q14: [i16; 3] = [15565, 11469, 8192];
 
