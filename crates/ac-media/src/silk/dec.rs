@@ -262,7 +262,7 @@ fn bwexpander_32(ar: &mut [i32], chirp_q16: i32) {
 }
 
 /// NLSF stabilisation (`SKP_Silk_NLSF_stabilize`): minimum spacing `ndelta_min`.
-fn nlsf_stabilize(nlsf: &mut [i32], ndelta_min: &[i32]) {
+pub(crate) fn nlsf_stabilize(nlsf: &mut [i32], ndelta_min: &[i32]) {
     let l = nlsf.len();
     for _ in 0..20 {
         let mut min_diff = nlsf[0] - ndelta_min[0];
@@ -435,7 +435,7 @@ fn lpc_inverse_pred_gain(a_q12: &[i16]) -> (bool, i32) {
 }
 
 /// NLSF -> stable LPC (`SKP_Silk_NLSF2A_stable`).
-fn nlsf2a_stable(a: &mut [i16], nlsf: &[i32]) {
+pub(crate) fn nlsf2a_stable(a: &mut [i16], nlsf: &[i32]) {
     nlsf2a(a, nlsf);
     let mut i = 0;
     while i < 20 {

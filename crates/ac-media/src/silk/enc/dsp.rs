@@ -118,29 +118,6 @@ pub(crate) fn inverse_pred_gain(a: &[f32]) -> f32 {
     inv as f32
 }
 
-/// True if all reflection coefficients of A(z) have magnitude below 0.99975 (the SDK's
-/// stability limit).
-pub(crate) fn is_stable(a: &[f32]) -> bool {
-    let order = a.len();
-    let mut aa = [0f64; 16];
-    for (d, &s) in aa.iter_mut().zip(a) {
-        *d = f64::from(s);
-    }
-    for k in (0..order).rev() {
-        let rc = -aa[k];
-        if rc.abs() >= 0.99975 {
-            return false;
-        }
-        let r2 = 1.0 - rc * rc;
-        let mut tmp = [0f64; 16];
-        tmp[..k].copy_from_slice(&aa[..k]);
-        for n in 0..k {
-            aa[n] = (tmp[n] - tmp[k - n - 1] * rc) / r2;
-        }
-    }
-    true
-}
-
 /// Sine window over `x` into `out`: `win_type` 1 rises from 0, 2 falls to 0 (half period).
 pub(crate) fn sine_window(out: &mut [f32], x: &[f32], win_type: u8) {
     let n = out.len();
