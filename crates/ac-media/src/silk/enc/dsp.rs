@@ -257,14 +257,19 @@ pub(crate) fn a2nlsf(nlsf: &mut [f32], a: &[f32]) {
         p[k] = pd[half - k] * if k == 0 { 1.0 } else { 2.0 };
         q[k] = qd[half - k] * if k == 0 { 1.0 } else { 2.0 };
     }
+    // sum_k p_k cos(k w) as a Chebyshev series in x = cos(w) (Clenshaw), one cosine per
+    // evaluation point.
     let eval = |poly: &[f64; 9], w: f64| -> f64 {
-        let mut s = 0.0;
-        for (k, &pk) in poly.iter().enumerate().take(half + 1) {
-            s += pk * (k as f64 * w).cos();
+        let x = w.cos();
+        let (mut b1, mut b2) = (0.0f64, 0.0f64);
+        for k in (1..=half).rev() {
+            let b0 = poly[k] + 2.0 * x * b1 - b2;
+            b2 = b1;
+            b1 = b0;
         }
-        s
+        poly[0] + x * b1 - b2
     };
-    const GRID: usize = 1024;
+    const GRID: usize = 256;
     let mut found = 0usize;
     let mut w_prev = 0.0f64;
     let mut use_p = true;
