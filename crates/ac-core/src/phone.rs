@@ -268,12 +268,24 @@ pub struct Phone {
     utc: Option<TimeSync>,
 }
 
-fn sip_codec(c: SCodec) -> Option<MCodec> {
+/// The media codec for a negotiated SIP codec sent with payload type `pt`.
+fn sip_codec(c: SCodec, pt: u8) -> Option<MCodec> {
     match c {
         SCodec::G722 => Some(MCodec::G722),
         SCodec::Pcma => Some(MCodec::Pcma),
         SCodec::Pcmu => Some(MCodec::Pcmu),
+        SCodec::Silk8000 => Some(MCodec::Silk { rate: 8000, pt }),
+        SCodec::Silk16000 => Some(MCodec::Silk { rate: 16_000, pt }),
         _ => None,
+    }
+}
+
+/// The packet time to use: 10 or 20 ms, and for SILK 20..=100 ms in 20 ms steps.
+fn media_ptime(c: SCodec, ptime: u32) -> u32 {
+    match c {
+        SCodec::Silk8000 | SCodec::Silk16000 => (ptime.clamp(20, 100) / 20) * 20,
+        _ if ptime <= 10 => 10,
+        _ => 20,
     }
 }
 
@@ -783,9 +795,9 @@ impl Phone {
             CodecList::from_config(&self.cfg)
                 .0
                 .into_iter()
-                .filter(|p| sip_codec(p.codec).is_some())
+                .filter(|p| sip_codec(p.codec, 0).is_some())
                 .map(|mut p| {
-                    p.ptime = if p.ptime <= 10 { 10 } else { 20 };
+                    p.ptime = media_ptime(p.codec, p.ptime);
                     p
                 })
                 .collect(),
@@ -1364,7 +1376,7 @@ impl Phone {
 
     fn on_media(&mut self, now: Instant, call: CallRef, neg: Negotiated) {
         let Some(i) = self.idx_sip(call) else { return };
-        let Some(codec) = sip_codec(neg.codec) else {
+        let Some(codec) = sip_codec(neg.codec, neg.payload_type) else {
             self.notice(&format!("codec {} not supported", neg.codec.config_name()));
             return;
         };
@@ -1380,7 +1392,7 @@ impl Phone {
             let n = u64::from(c.id);
             let cfg = MediaConfig {
                 codec,
-                ptime_ms: if neg.ptime <= 10 { 10 } else { 20 },
+                ptime_ms: media_ptime(neg.codec, neg.ptime),
                 ssrc: mix(self.seed, 100 + n) as u32,
                 initial_seq: mix(self.seed, 200 + n) as u16,
                 initial_ts: mix(self.seed, 300 + n) as u32,
@@ -1697,7 +1709,7 @@ impl Phone {
         if !c.answered {
             return;
         }
-        let wide = neg.codec == SCodec::G722;
+        let wide = matches!(neg.codec, SCodec::G722 | SCodec::Silk16000);
         let send = c.phase == CallPhase::Connected
             && matches!(neg.direction, Direction::SendRecv | Direction::SendOnly)
             && neg.remote_rtp.is_some();

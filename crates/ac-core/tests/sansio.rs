@@ -14,11 +14,14 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// G.722 first in both phones' lists (the factory defaults put SILK_16000 first).
+const G722_FIRST: &[(&str, &str)] = &[("voip/codec/codec_info/0/name", "G722")];
+
 #[test]
 fn call_with_audio_both_ways_g722_and_quality() {
     let mut net = Net::new();
-    let a = net.add("alice", config(40000, &[]), 1000.0);
-    let b = net.add("bob", config(41000, &[]), 1500.0);
+    let a = net.add("alice", config(40000, G722_FIRST), 1000.0);
+    let b = net.add("bob", config(41000, G722_FIRST), 1500.0);
     net.nodes[b].phone.features_mut().auto_answer = true;
     let now = net.now;
     let uri = net.uri(b);
@@ -54,6 +57,36 @@ fn call_with_audio_both_ways_g722_and_quality() {
     assert!(!net.displays(a, DisplayKind::Quality).is_empty());
     assert_eq!(net.nodes[b].phone.call_log().received.len(), 1);
     assert_eq!(net.nodes[a].phone.call_log().dialed.len(), 1);
+}
+
+/// Factory defaults: SILK_16000 is negotiated (manual 3.3.14.2: SILK first) and each side
+/// hears the other's tone through the SILK encoder and decoder.
+#[test]
+fn default_codecs_negotiate_silk_16000_with_audio_both_ways() {
+    let mut net = Net::new();
+    let a = net.add("alice", config(40000, &[]), 1000.0);
+    let b = net.add("bob", config(41000, &[]), 1500.0);
+    net.nodes[b].phone.features_mut().auto_answer = true;
+    let now = net.now;
+    let uri = net.uri(b);
+    let id = net.nodes[a].phone.dial(now, &uri).unwrap();
+    net.run(ms(6000));
+    let st = net.nodes[a].phone.status();
+    assert_eq!(st.calls[0].phase, CallPhase::Connected);
+    assert_eq!(st.calls[0].codec, "SILK_16000");
+    assert!(st.calls[0].packets_received > 250, "{st:?}");
+    let ha = &net.nodes[a].heard[16000 * 2..];
+    let hb = &net.nodes[b].heard[16000 * 2..];
+    let (ra, rb) = (
+        tone_ratio(ha, 16000.0, 1500.0),
+        tone_ratio(hb, 16000.0, 1000.0),
+    );
+    println!("SILK_16000 call: tone share alice {ra:.3}, bob {rb:.3}");
+    assert!(ra > 0.8 && rb > 0.8, "{ra} {rb}");
+    assert!(tone_ratio(ha, 16000.0, 1000.0) < 0.05);
+    net.nodes[a].phone.hangup(net.now, id).unwrap();
+    net.run(ms(100));
+    assert!(net.nodes[a].phone.status().calls.is_empty());
 }
 
 #[test]

@@ -335,6 +335,15 @@ impl JitterBuffer {
         self.ts_base.unwrap_or(0).wrapping_add(ext as u32)
     }
 
+    /// The buffered payload `k` frames after the one just played or concealed (1 = the
+    /// next one), if it has arrived: lets a decoder with in-band FEC rebuild a lost frame
+    /// from redundancy carried in a later packet.
+    pub fn peek_ahead(&self, k: u32) -> Option<&[u8]> {
+        let next = self.next_ts?;
+        let at = next + (i64::from(k) - 1) * self.frame_units();
+        self.packets.get(&at).map(Vec::as_slice)
+    }
+
     /// Counters.
     pub fn stats(&self) -> JitterStats {
         self.stats

@@ -29,7 +29,7 @@ use crate::rtcp::{
 use crate::rtp::{JitterEstimator, RtpPacket, RtpView, SequenceTracker};
 use crate::srtp::{MasterKey, SrtpError, SrtpSession, Suite};
 use crate::xr::{burst_gap, PacketFate, VqInputs, VqMode, VqReport, VqReporter, GMIN};
-use crate::{g711, g722, g729};
+use crate::{g711, g722, g729, silk};
 
 /// RTCP report interval (RFC 3550 6.2 minimum of 5 s, as the manual's XR interval).
 pub const RTCP_INTERVAL: Duration = Duration::from_secs(5);
@@ -50,6 +50,15 @@ pub enum Codec {
         /// Annex B VAD/DTX/CNG negotiated.
         annex_b: bool,
     },
+    /// SILK (SILK_8000 / SILK_16000 of Skype for Business), a dynamic payload type with the
+    /// RTP clock at the sampling rate (draft-spittka-silk-payload-format 4); one packet of
+    /// 1..5 20 ms frames per packet time; in-band FEC turns on when the far end reports loss.
+    Silk {
+        /// Sampling rate (and RTP clock rate): 8000 or 16000 (12000 also works).
+        rate: u32,
+        /// The negotiated dynamic payload type.
+        pt: u8,
+    },
 }
 
 impl Codec {
@@ -60,6 +69,7 @@ impl Codec {
             Codec::Pcma => 8,
             Codec::G722 => 9,
             Codec::G729 { .. } => 18,
+            Codec::Silk { pt, .. } => pt,
         }
     }
 
@@ -84,12 +94,25 @@ impl Codec {
     pub fn sample_rate(self) -> u32 {
         match self {
             Codec::G722 => 16_000,
+            Codec::Silk { rate, .. } => rate,
             _ => 8000,
         }
     }
     /// RTP clock rate.
     pub fn clock_rate(self) -> u32 {
-        8000
+        match self {
+            Codec::Silk { rate, .. } => rate,
+            _ => 8000,
+        }
+    }
+
+    /// Whether `ptime_ms` is a packet time this codec can send: 10 or 20 ms, and for SILK
+    /// 20..=100 ms in 20 ms steps (1..5 frames per packet).
+    pub fn supports_ptime(self, ptime_ms: u32) -> bool {
+        match self {
+            Codec::Silk { .. } => (20..=100).contains(&ptime_ms) && ptime_ms % 20 == 0,
+            _ => ptime_ms == 10 || ptime_ms == 20,
+        }
     }
 }
 
@@ -368,6 +391,8 @@ pub struct MediaSession {
     dec729: g729::Decoder,
     /// The last G.729 frame decoded was a SID: concealed frames are comfort noise.
     g729_cng: bool,
+    /// SILK encoder and decoder (SILK sessions only).
+    silk: Option<(silk::Encoder, silk::Decoder)>,
     srtp: Option<SrtpSession>,
     dtx: Option<Dtx>,
     marker_next: bool,
@@ -410,9 +435,21 @@ const MAX_FATES: usize = 1 << 16;
 impl MediaSession {
     /// A session starting at `now`.
     pub fn new(cfg: MediaConfig, now: Instant) -> Result<Self, MediaError> {
-        if cfg.ptime_ms != 10 && cfg.ptime_ms != 20 {
+        if !cfg.codec.supports_ptime(cfg.ptime_ms) {
             return Err(MediaError::Ptime(cfg.ptime_ms));
         }
+        let silk = match cfg.codec {
+            Codec::Silk { rate, .. } => {
+                let mut ec = silk::EncoderConfig::new(rate);
+                ec.packet_ms = cfg.ptime_ms;
+                // In-band FEC is armed; it switches on once RTCP reports loss.
+                ec.fec = true;
+                let enc = silk::Encoder::new(ec).map_err(|_| MediaError::Ptime(cfg.ptime_ms))?;
+                let dec = silk::Decoder::new(rate).map_err(|_| MediaError::Ptime(cfg.ptime_ms))?;
+                Some((enc, dec))
+            }
+            _ => None,
+        };
         let frame_samples = (cfg.codec.sample_rate() * cfg.ptime_ms / 1000) as usize;
         let ts_step = cfg.codec.clock_rate() * cfg.ptime_ms / 1000;
         let srtp = match &cfg.srtp {
@@ -435,6 +472,7 @@ impl MediaSession {
             enc729: g729::Encoder::new(matches!(cfg.codec, Codec::G729 { annex_b: true })),
             dec729: g729::Decoder::new(),
             g729_cng: false,
+            silk,
             srtp,
             // G.729 Annex B has its own DTX (SID frames in the G.729 payload, RFC 3551 4.5.6).
             dtx: (cfg.vad
@@ -594,6 +632,8 @@ impl MediaSession {
                 g711::encode_ulaw(pcm, &mut payload);
             }
             Codec::G722 => self.enc722.encode(pcm, &mut payload),
+            // Encoded below (needs the encoder borrowed mutably).
+            Codec::Silk { .. } => {}
             Codec::G729 { .. } => {
                 // Speech frames first, a SID only last (RFC 3551 4.5.6); a SID followed by
                 // speech within one packet is superseded by the speech.
@@ -619,6 +659,27 @@ impl MediaSession {
                     self.payload_buf = payload;
                     return Ok(());
                 }
+            }
+        }
+        if let (Codec::Silk { .. }, Some((enc, _))) = (self.cfg.codec, self.silk.as_mut()) {
+            // One packet per packet time (the encoder gathers ptime / 20 ms frames).
+            let n = enc.frame_samples();
+            for f in pcm.chunks(n) {
+                let mut frame;
+                let f = if f.len() == n {
+                    f
+                } else {
+                    frame = f.to_vec();
+                    frame.resize(n, 0);
+                    &frame[..]
+                };
+                if let Ok(Some(p)) = enc.encode(f) {
+                    payload.extend_from_slice(&p);
+                }
+            }
+            if payload.is_empty() {
+                self.payload_buf = payload;
+                return Ok(());
             }
         }
         // RFC 3551 4.1: the marker is set on the first packet of a talkspurt (a lone SID
@@ -823,6 +884,11 @@ impl MediaSession {
                 if round_trip.is_some() {
                     self.round_trip = round_trip;
                 }
+                if let Some((enc, _)) = self.silk.as_mut() {
+                    // The far end's loss steers SILK's in-band FEC and LTP scaling.
+                    let perc = (u32::from(b.fraction_lost) * 100 / 256) as u8;
+                    enc.set_packet_loss(true, perc);
+                }
                 let rep = RemoteReport {
                     fraction_lost: f64::from(b.fraction_lost) / 256.0,
                     cumulative_lost: b.cumulative_lost,
@@ -882,6 +948,15 @@ impl MediaSession {
                             out.copy_from_slice(&o);
                         }
                     }
+                    Codec::Silk { .. } => {
+                        if let Some((_, dec)) = self.silk.as_mut() {
+                            // A corrupt payload gives its good frames and concealment.
+                            let mut out = Vec::with_capacity(n);
+                            let _ = dec.decode(&payload, &mut out);
+                            let m = out.len().min(n);
+                            frame[..m].copy_from_slice(&out[..m]);
+                        }
+                    }
                 }
                 self.plc.good_frame(frame);
                 self.push_fate(PacketFate::Received);
@@ -899,6 +974,22 @@ impl MediaSession {
                     self.cn.fill(frame);
                 } else if self.dtmf_active {
                     // The sender stopped audio for a digit (RFC 4733 2.5.1.2): not a loss.
+                } else if let Some((_, dec)) = self.silk.as_mut() {
+                    // SILK: a lost packet is rebuilt from its LBRR copy in the next (or the
+                    // one after) buffered packet when the sender uses in-band FEC, else the
+                    // decoder's own concealment runs (also for jitter-buffer expansion).
+                    let mut out = Vec::with_capacity(n);
+                    let expansion = self.jb.stats().expanded != expanded;
+                    if expansion {
+                        dec.conceal(&mut out);
+                    } else {
+                        let next = self.jb.peek_ahead(1).map(<[u8]>::to_vec);
+                        let next2 = self.jb.peek_ahead(2).map(<[u8]>::to_vec);
+                        dec.decode_fec(next.as_deref(), next2.as_deref(), &mut out);
+                        self.push_fate(PacketFate::Lost);
+                    }
+                    let m = out.len().min(n);
+                    frame[..m].copy_from_slice(&out[..m]);
                 } else {
                     self.plc.conceal(frame);
                     // An expansion frame (the buffer growing its delay) is no missing packet.

@@ -149,7 +149,10 @@ fn demo() -> Result<(), String> {
     let start = Instant::now();
     println!("acphone demo: two virtual 440HD phones on 127.0.0.1; alice calls bob (G.722).");
     let lo: IpAddr = "127.0.0.1".parse().map_err(|_| "addr")?;
-    let cfg = Config::defaults(Model::Hd440);
+    // Factory defaults put SILK_16000 first (manual 3.3.14.2); the demo's call is G.722.
+    let mut cfg = Config::defaults(Model::Hd440);
+    cfg.set("voip/codec/codec_info/0/name", "G722")
+        .map_err(|e| format!("{e:?}"))?;
     let mut ob = DriverOptions::static_addr(lo, SignIn::new("bob", "127.0.0.1", ""));
     ob.rtp_base_port = Some(52000);
     let bob = start_phone("bob", cfg.clone(), ob, start)?;
