@@ -14,7 +14,8 @@
 //!   (floating point; interoperates with bcg729).
 //! - [`silk`]: SILK (Skype SILK SDK 1.0.9 bitstream): range coder, frame/packet parameter
 //!   coding shared by decoder and encoder, the decoder (bit-exact with the SDK test vectors)
-//!   with concealment, comfort noise and in-band FEC.
+//!   with concealment, comfort noise and in-band FEC, and the encoder (`silk::Encoder`, 8/12/16
+//!   kHz, 6-40 kbit/s, 1-5 frames per packet, in-band FEC).
 //! - [`cng`]: VAD, DTX and comfort noise (RFC 3389 CN payload).
 //! - [`dtmf`]: RFC 4733 telephone-events (send/receive), in-band DTMF generation, Goertzel
 //!   detection and pause-dialing schedules.

@@ -1,12 +1,12 @@
 //! The sans-IO media session (manual 3.3.14, Appendix D): PCM frames and packets in, packets
 //! and PCM frames out, every call with `now`.
 //!
-//! - [`MediaSession::handle_frame`]: one ptime frame of microphone PCM (8 kHz for G.711,
-//!   16 kHz for G.722) -> an RTP packet (or a CN SID or nothing under DTX), SRTP-protected
-//!   when keys are set.
+//! - [`MediaSession::handle_frame`]: one ptime frame of microphone PCM (8 kHz for G.711 and
+//!   G.729, 16 kHz for G.722, the SILK rate for SILK) -> an RTP packet (or a CN SID or nothing
+//!   under DTX), SRTP-protected when keys are set.
 //! - [`MediaSession::handle_rtp`] / [`MediaSession::handle_rtcp`]: received datagrams.
 //! - [`MediaSession::poll_frame`]: one ptime frame for the speaker (jitter buffer, decoder,
-//!   PLC, comfort noise).
+//!   PLC, comfort noise; SILK: its own PLC and in-band FEC from the next buffered packets).
 //! - [`MediaSession::send_dtmf`]: an RFC 4733 digit.
 //! - [`MediaSession::poll_transmit`], [`MediaSession::poll_event`],
 //!   [`MediaSession::handle_timeout`], [`MediaSession::poll_timeout`].
