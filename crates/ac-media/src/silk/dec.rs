@@ -655,11 +655,17 @@ impl Decoder {
     }
 
     /// Decode one packet, appending its 20 ms frames to `out` at [`sample_rate`](Self::sample_rate).
-    /// Returns the number of samples appended. A corrupt packet (or one longer than
+    /// Returns the number of samples appended. An empty payload is concealed as a lost
+    /// packet. A corrupt packet (or one longer than
     /// 1,024 bytes) is reported as an error after its good frames and one concealed frame
     /// have been appended, as the SDK decoder does.
     pub fn decode(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<usize, SilkError> {
         let start = out.len();
+        if payload.is_empty() {
+            // No payload is a lost packet (Decoder.c's convention), not a corrupt one.
+            self.conceal(out);
+            return Ok(out.len() - start);
+        }
         if payload.len() > MAX_ARITHM_BYTES {
             self.conceal_frame(out);
             return Err(SilkError::PayloadTooLong);
