@@ -274,3 +274,42 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn upsampler_keeps_a_tone_and_the_rate_ratio() {
+    use ac_media::silk::resampler::Upsampler;
+    assert!(Upsampler::new(16000, 8000).is_err(), "no down-sampling");
+    for (fin, fout) in [
+        (8000u32, 8000u32),
+        (8000, 16000),
+        (8000, 24000),
+        (12000, 16000),
+        (12000, 44100),
+        (16000, 48000),
+    ] {
+        let tone: Vec<i16> = (0..fin as usize)
+            .map(|n| {
+                (8000.0 * (2.0 * std::f64::consts::PI * 500.0 * n as f64 / f64::from(fin)).sin())
+                    as i16
+            })
+            .collect();
+        let mut r = Upsampler::new(fin, fout).unwrap();
+        let mut out = Vec::new();
+        // In 20 ms frames, as the decoder produces them.
+        for chunk in tone.chunks(fin as usize / 50) {
+            r.process(chunk, &mut out);
+        }
+        assert_eq!(
+            out.len(),
+            fout as usize,
+            "{fin} -> {fout}: one second in, one second out"
+        );
+        // RMS after the start-up transient: the 500 Hz tone passes within 0.5 dB.
+        let rms = |x: &[i16]| {
+            (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
+        };
+        let ratio_db =
+            20.0 * (rms(&out[fout as usize / 10..]) / rms(&tone[fin as usize / 10..])).log10();
+        assert!(ratio_db.abs() < 0.5, "{fin} -> {fout}: {ratio_db:.2} dB");
+    }
+}

@@ -350,9 +350,8 @@ fn nlsf2a(a: &mut [i16], nlsf: &[i32]) {
     let dd = d / 2;
     let mut p = [0i32; MAX_LPC_ORDER / 2 + 1];
     let mut q = [0i32; MAX_LPC_ORDER / 2 + 1];
-    let even: Vec<i32> = cos_lsf[..d].to_vec();
-    nlsf2a_find_poly(&mut p, &even, dd);
-    nlsf2a_find_poly(&mut q, &even[1..], dd);
+    nlsf2a_find_poly(&mut p, &cos_lsf[..d], dd);
+    nlsf2a_find_poly(&mut q, &cos_lsf[1..d], dd);
     let mut a32 = [0i32; MAX_LPC_ORDER];
     for k in 0..dd {
         let ptmp = p[k + 1].wrapping_add(p[k]);
@@ -655,11 +654,17 @@ impl Decoder {
     }
 
     /// Decode one packet, appending its 20 ms frames to `out` at [`sample_rate`](Self::sample_rate).
-    /// Returns the number of samples appended. A corrupt packet (or one longer than
+    /// Returns the number of samples appended. An empty payload is concealed as a lost
+    /// packet. A corrupt packet (or one longer than
     /// 1,024 bytes) is reported as an error after its good frames and one concealed frame
     /// have been appended, as the SDK decoder does.
     pub fn decode(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<usize, SilkError> {
         let start = out.len();
+        if payload.is_empty() {
+            // No payload is a lost packet (Decoder.c's convention), not a corrupt one.
+            self.conceal(out);
+            return Ok(out.len() - start);
+        }
         if payload.len() > MAX_ARITHM_BYTES {
             self.conceal_frame(out);
             return Err(SilkError::PayloadTooLong);
@@ -783,12 +788,13 @@ impl Decoder {
             ltp_scale_q14: 0,
             ..FrameControl::default()
         };
-        let mut frame = vec![0i16; l];
+        let mut buf = [0i16; MAX_FRAME_LENGTH];
+        let frame = &mut buf[..l];
         self.plc_reset_if_needed();
-        self.plc_conceal(&mut ctrl, &mut frame);
+        self.plc_conceal(&mut ctrl, frame);
         self.loss_cnt += 1;
-        self.finish_frame(&ctrl, &mut frame);
-        out.extend_from_slice(&frame);
+        self.finish_frame(&ctrl, frame);
+        out.extend_from_slice(frame);
     }
 
     fn plc_reset_if_needed(&mut self) {
@@ -812,15 +818,16 @@ impl Decoder {
     fn decode_frame(&mut self, f: &FrameIndices, n_frames_decoded: usize, out: &mut Vec<i16>) {
         let mut ctrl = self.dequantize(f, n_frames_decoded);
         let l = self.frame_length;
-        let mut frame = vec![0i16; l];
-        self.decode_core(&mut ctrl, &f.pulses, &mut frame);
+        let mut buf = [0i16; MAX_FRAME_LENGTH];
+        let frame = &mut buf[..l];
+        self.decode_core(&mut ctrl, &f.pulses, frame);
         self.plc_reset_if_needed();
         self.plc_update(&ctrl);
         self.loss_cnt = 0;
         self.prev_sigtype = ctrl.sigtype;
         self.first_frame_after_reset = false;
-        self.finish_frame(&ctrl, &mut frame);
-        out.extend_from_slice(&frame);
+        self.finish_frame(&ctrl, frame);
+        out.extend_from_slice(frame);
     }
 
     /// Parameters of a frame from its indices (the arithmetic half of the SDK's
@@ -980,11 +987,17 @@ impl Decoder {
             if sigtype == SIG_TYPE_VOICED {
                 let b = &c.ltp_coef_q14[k * LTP_ORDER..(k + 1) * LTP_ORDER];
                 let mut p = s_ltp_buf_idx + LTP_ORDER / 2 - lag as usize;
+                let b: [i32; LTP_ORDER] = [b[0], b[1], b[2], b[3], b[4]].map(i32::from);
                 for i in 0..sub {
-                    let mut ltp_pred_q14 = smulwb(self.s_ltp_q16[p], i32::from(b[0]));
-                    for t in 1..LTP_ORDER {
-                        ltp_pred_q14 = smlawb(ltp_pred_q14, self.s_ltp_q16[p - t], i32::from(b[t]));
-                    }
+                    // Taps b[0..5] on s_ltp_q16[p], [p - 1], .. [p - 4].
+                    let w: &[i32; LTP_ORDER] = self.s_ltp_q16[p + 1 - LTP_ORDER..=p]
+                        .try_into()
+                        .expect("5 taps");
+                    let mut ltp_pred_q14 = smulwb(w[4], b[0]);
+                    ltp_pred_q14 = smlawb(ltp_pred_q14, w[3], b[1]);
+                    ltp_pred_q14 = smlawb(ltp_pred_q14, w[2], b[2]);
+                    ltp_pred_q14 = smlawb(ltp_pred_q14, w[1], b[3]);
+                    ltp_pred_q14 = smlawb(ltp_pred_q14, w[0], b[4]);
                     p += 1;
                     res_q10[i] = exc[i].wrapping_add(rshift_round(ltp_pred_q14, 4));
                     self.s_ltp_q16[s_ltp_buf_idx] = res_q10[i].wrapping_shl(6);
@@ -994,14 +1007,13 @@ impl Decoder {
                 res_q10[..sub].copy_from_slice(exc);
             }
             // Short-term prediction.
+            let a: &[i16] = &a_q12[..order];
             for i in 0..sub {
+                // a[j] weighs s_lpc_q14[MAX_LPC_ORDER + i - j - 1]: the history reversed.
+                let hist = &self.s_lpc_q14[i + MAX_LPC_ORDER - order..i + MAX_LPC_ORDER];
                 let mut lpc_pred_q10 = 0i32;
-                for j in 0..order {
-                    lpc_pred_q10 = smlawb(
-                        lpc_pred_q10,
-                        self.s_lpc_q14[MAX_LPC_ORDER + i - j - 1],
-                        i32::from(a_q12[j]),
-                    );
+                for (&aj, &sj) in a.iter().zip(hist.iter().rev()) {
+                    lpc_pred_q10 = smlawb(lpc_pred_q10, sj, i32::from(aj));
                 }
                 let v = res_q10[i].wrapping_add(lpc_pred_q10);
                 self.s_lpc_q14[MAX_LPC_ORDER + i] = v.wrapping_shl(4);
