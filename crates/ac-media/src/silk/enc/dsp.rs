@@ -29,6 +29,31 @@ pub(crate) fn autocorr(r: &mut [f32], x: &[f32]) {
     }
 }
 
+/// Autocorrelation r[0..=order] on a frequency-warped scale (a chain of first-order
+/// all-pass sections with coefficient `warping`; `order` even).
+pub(crate) fn warped_autocorr(r: &mut [f32], x: &[f32], warping: f64, order: usize) {
+    let mut state = [0f64; 17];
+    let mut c = [0f64; 17];
+    for &xn in x {
+        let mut tmp1 = f64::from(xn);
+        let mut i = 0;
+        while i < order {
+            let tmp2 = state[i] + warping * (state[i + 1] - tmp1);
+            state[i] = tmp1;
+            c[i] += state[0] * tmp1;
+            tmp1 = state[i + 1] + warping * (state[i + 2] - tmp2);
+            state[i + 1] = tmp2;
+            c[i + 1] += state[0] * tmp2;
+            i += 2;
+        }
+        state[order] = tmp1;
+        c[order] += state[0] * tmp1;
+    }
+    for i in 0..=order {
+        r[i] = c[i] as f32;
+    }
+}
+
 /// Schur recursion: reflection coefficients from autocorrelation, returns residual energy.
 pub(crate) fn schur(refl: &mut [f32], r: &[f32], order: usize) -> f32 {
     let mut c = [[0f64; 2]; 17];

@@ -11,8 +11,8 @@
 //! appends the previous packet's low-bit-rate redundant (LBRR) copy as the SDK does.
 //!
 //! Deviations from the SDK (all keep the bitstream valid; see docs/media.md):
-//! - no delayed-decision quantizer and no frequency warping of the shaping filters (the SDK's
-//!   complexity 0 quantizer; analysis otherwise at the SDK's complexity-2 settings);
+//! - no delayed-decision quantizer (one quantizer path, as the SDK's complexity 0), but with
+//!   the complexity-1/2 frequency-warped noise shaping and the complexity-2 analysis settings;
 //! - a two-band speech-activity estimator of our own instead of the SDK's four-band VAD;
 //! - a fixed 2nd-order 70 Hz high-pass instead of the pitch-adaptive one;
 //! - pitch decimation by simple FIR low-pass instead of all-pass decimators;
@@ -96,7 +96,7 @@ pub enum EncoderError {
 
 #[derive(Clone)]
 struct Prefilter {
-    s_ar: [f32; 16],
+    s_ar: [f32; 17],
     s_harm_hp: f32,
     s_ltp_shp: [f32; 512],
     ltp_idx: usize,
@@ -155,6 +155,8 @@ pub struct Encoder {
     lpc_order: usize,
     pitch_lpc_order: usize,
     shaping_order: usize,
+    /// All-pass warping of the noise-shaping filters (the SDK's 0.015 per kHz), Q16.
+    warping_q16: i32,
     la_pitch: usize,
     la_shape: usize,
     frames_per_packet: usize,
@@ -218,6 +220,7 @@ impl Encoder {
             lpc_order,
             pitch_lpc_order: lpc_order,
             shaping_order: 16,
+            warping_q16: fs_khz as i32 * 983,
             la_pitch: 2 * fs_khz,
             la_shape,
             frames_per_packet: (cfg.packet_ms / 20) as usize,
@@ -228,7 +231,7 @@ impl Encoder {
             nsq: NsqState::new(),
             nsq_lbrr: NsqState::new(),
             prefilt: Prefilter {
-                s_ar: [0.0; 16],
+                s_ar: [0.0; 17],
                 s_harm_hp: 0.0,
                 s_ltp_shp: [0.0; 512],
                 ltp_idx: 0,
@@ -593,6 +596,7 @@ impl Encoder {
             lf_shp_q14: lf,
             gains_q16: *gains_q16,
             lambda_q10: (c.lambda * 1024.0).round() as i32,
+            warping_q16: self.warping_q16,
             ltp_scale_q14,
             pitch_l: if c.voiced { c.pitch_l } else { [0; 4] },
         };
@@ -694,6 +698,8 @@ impl Encoder {
         bw1 -= delta;
         bw2 += delta;
         bw1 /= bw2;
+        // Slightly more warping in the analysis moves noise up in frequency (the SDK's rule).
+        let warping = self.warping_q16 as f32 / 65536.0 + 0.01 * c.coding_quality;
         let win = 15 * self.fs_khz;
         let flat = 5 * self.fs_khz;
         let slope = (win - flat) / 2;
@@ -706,18 +712,18 @@ impl Encoder {
             xw[slope..slope + flat].copy_from_slice(&xs[slope..slope + flat]);
             sine_window(&mut xw[slope + flat..], &xs[slope + flat..], 2);
             let mut r = [0f32; 17];
-            autocorr(&mut r[..=order], &xw);
+            warped_autocorr(&mut r, &xw, f64::from(warping), order);
             r[0] += r[0] * 1e-5;
             let mut ar = [0f32; 16];
             let nrg = levinson(&mut ar, &r, order);
-            c.gains[k] = nrg.max(0.0).sqrt();
+            c.gains[k] = nrg.max(0.0).sqrt() * warped_gain(&ar[..order], warping);
             bwexpander(&mut ar[..order], bw2);
             let mut ar1 = ar;
             bwexpander(&mut ar1[..order], bw1);
             let pre = inverse_pred_gain(&ar[..order]);
             let post = inverse_pred_gain(&ar1[..order]);
             c.gains_pre[k] = 1.0 - 0.7 * (1.0 - pre / post.max(1e-9));
-            limit_coefs(&mut ar, &mut ar1, 3.999, order);
+            warped_true2monic(&mut ar, &mut ar1, warping, 3.999, order);
             c.ar2[k] = ar;
             c.ar1[k] = ar1;
         }
@@ -789,15 +795,26 @@ impl Encoder {
             ];
             let x = &self.x_buf[fl + k * sl..fl + (k + 1) * sl];
             let ar1 = &c.ar1[k];
+            // Warped short-term analysis filter (all-pass chain, the NSQ's warping).
+            let lambda = self.warping_q16 as f32 / 65536.0;
             for n in 0..sl {
-                let mut acc = 0f32;
-                for j in 0..order {
-                    acc += ar1[j] * p.s_ar[j];
-                }
-                for j in (1..order).rev() {
-                    p.s_ar[j] = p.s_ar[j - 1];
-                }
+                let mut tmp2 = p.s_ar[0] + lambda * p.s_ar[1];
                 p.s_ar[0] = x[n];
+                let mut tmp1 = p.s_ar[1] + lambda * (p.s_ar[2] - tmp2);
+                p.s_ar[1] = tmp2;
+                let mut acc = ar1[0] * tmp2;
+                let mut i = 2;
+                while i < order {
+                    tmp2 = p.s_ar[i] + lambda * (p.s_ar[i + 1] - tmp1);
+                    p.s_ar[i] = tmp1;
+                    acc += ar1[i - 1] * tmp1;
+                    tmp1 = p.s_ar[i + 1] + lambda * (p.s_ar[i + 2] - tmp2);
+                    p.s_ar[i + 1] = tmp2;
+                    acc += ar1[i] * tmp2;
+                    i += 2;
+                }
+                p.s_ar[order] = tmp1;
+                acc += ar1[order - 1] * tmp1;
                 st_res[n] = x[n] - acc;
             }
             let b0 = c.gains_pre[k];
@@ -1193,9 +1210,45 @@ impl Encoder {
     }
 }
 
-/// Bandwidth-expands both shaping filters until no coefficient exceeds `limit` (the SDK's
-/// limiter without warping).
-fn limit_coefs(syn: &mut [f32; 16], ana: &mut [f32; 16], limit: f32, order: usize) {
+/// Gain making the warped filter's log response zero-mean on a non-warped scale.
+fn warped_gain(coefs: &[f32], lambda: f32) -> f32 {
+    let lambda = -lambda;
+    let n = coefs.len();
+    let mut gain = coefs[n - 1];
+    for i in (0..n - 1).rev() {
+        gain = lambda * gain + coefs[i];
+    }
+    let g = 1.0 / (1.0 - lambda * gain);
+    if g.is_finite() {
+        g
+    } else {
+        1.0
+    }
+}
+
+/// Converts warped shaping filters to monic pseudo-warped coefficients and limits their
+/// magnitude by bandwidth expansion of the true coefficients (the SDK's rule).
+fn warped_true2monic(
+    syn: &mut [f32; 16],
+    ana: &mut [f32; 16],
+    lambda: f32,
+    limit: f32,
+    order: usize,
+) {
+    let to_monic = |syn: &mut [f32; 16], ana: &mut [f32; 16]| -> (f32, f32) {
+        for i in (1..order).rev() {
+            syn[i - 1] -= lambda * syn[i];
+            ana[i - 1] -= lambda * ana[i];
+        }
+        let gs = (1.0 - lambda * lambda) / (1.0 + lambda * syn[0]);
+        let ga = (1.0 - lambda * lambda) / (1.0 + lambda * ana[0]);
+        for i in 0..order {
+            syn[i] *= gs;
+            ana[i] *= ga;
+        }
+        (gs, ga)
+    };
+    let (mut gs, mut ga) = to_monic(syn, ana);
     for iter in 0..10 {
         let mut maxabs = -1f32;
         let mut ind = 0;
@@ -1209,14 +1262,32 @@ fn limit_coefs(syn: &mut [f32; 16], ana: &mut [f32; 16], limit: f32, order: usiz
         if maxabs <= limit {
             return;
         }
+        // Back to true warped coefficients, expand, and convert again.
+        for i in 1..order {
+            syn[i - 1] += lambda * syn[i];
+            ana[i - 1] += lambda * ana[i];
+        }
+        for i in 0..order {
+            syn[i] /= gs;
+            ana[i] /= ga;
+        }
         let chirp =
             0.99 - (0.8 + 0.1 * iter as f32) * (maxabs - limit) / (maxabs * (ind + 1) as f32);
         bwexpander(&mut syn[..order], chirp);
         bwexpander(&mut ana[..order], chirp);
+        (gs, ga) = to_monic(syn, ana);
     }
     for i in 0..order {
-        syn[i] = syn[i].clamp(-limit, limit);
-        ana[i] = ana[i].clamp(-limit, limit);
+        syn[i] = if syn[i].is_finite() {
+            syn[i].clamp(-limit, limit)
+        } else {
+            0.0
+        };
+        ana[i] = if ana[i].is_finite() {
+            ana[i].clamp(-limit, limit)
+        } else {
+            0.0
+        };
     }
 }
 

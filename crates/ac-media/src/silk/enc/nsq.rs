@@ -67,7 +67,7 @@ pub(crate) struct NsqState {
     xq: [i16; 2 * MAX_FRAME],
     s_ltp_shp_q10: [i32; 2 * MAX_FRAME],
     s_lpc_q14: [i32; MAX_FRAME / 4 + NSQ_LPC_BUF],
-    s_ar2_q14: [i32; 16],
+    s_ar2_q14: [i32; 17],
     s_lf_ar_shp_q12: i32,
     pub lag_prev: i32,
     s_ltp_buf_idx: usize,
@@ -83,7 +83,7 @@ impl NsqState {
             xq: [0; 2 * MAX_FRAME],
             s_ltp_shp_q10: [0; 2 * MAX_FRAME],
             s_lpc_q14: [0; MAX_FRAME / 4 + NSQ_LPC_BUF],
-            s_ar2_q14: [0; 16],
+            s_ar2_q14: [0; 17],
             s_lf_ar_shp_q12: 0,
             lag_prev: 100,
             s_ltp_buf_idx: 0,
@@ -121,6 +121,8 @@ pub(crate) struct NsqParams<'a> {
     pub lf_shp_q14: [i32; 4],
     pub gains_q16: [i32; 4],
     pub lambda_q10: i32,
+    /// All-pass warping of the shaping filter, Q16 (0: none).
+    pub warping_q16: i32,
     pub ltp_scale_q14: i32,
     pub pitch_l: [i32; 4],
 }
@@ -193,6 +195,7 @@ pub(crate) fn quantize(st: &mut NsqState, p: &NsqParams<'_>, x: &[i16], q: &mut 
             p.gains_q16[k],
             p.lambda_q10,
             p.offset_q10,
+            p.warping_q16,
             sl,
             p.shaping_order,
             p.lpc_order,
@@ -267,6 +270,7 @@ fn quantize_subframe(
     gain_q16: i32,
     lambda_q10: i32,
     offset_q10: i32,
+    warping_q16: i32,
     length: usize,
     shaping_order: usize,
     lpc_order: usize,
@@ -293,17 +297,19 @@ fn quantize_subframe(
             }
             pred_lag += 1;
         }
-        // Noise shape feedback.
-        let mut tmp2 = st.s_lpc_q14[lpc_pos];
-        let mut tmp1 = st.s_ar2_q14[0];
+        // Noise shape feedback through the (warped) shaping filter: a chain of first-order
+        // all-pass sections on the reconstructed signal (plain delays when warping is 0).
+        let w = warping_q16;
+        let mut tmp2 = smlawb(st.s_lpc_q14[lpc_pos], st.s_ar2_q14[0], w);
+        let mut tmp1 = smlawb(st.s_ar2_q14[0], st.s_ar2_q14[1].wrapping_sub(tmp2), w);
         st.s_ar2_q14[0] = tmp2;
         let mut n_ar_q10 = smulwb(tmp2, i32::from(ar_shp_q13[0]));
         let mut j = 2;
         while j < shaping_order {
-            tmp2 = st.s_ar2_q14[j - 1];
+            tmp2 = smlawb(st.s_ar2_q14[j - 1], st.s_ar2_q14[j].wrapping_sub(tmp1), w);
             st.s_ar2_q14[j - 1] = tmp1;
             n_ar_q10 = smlawb(n_ar_q10, tmp1, i32::from(ar_shp_q13[j - 1]));
-            tmp1 = st.s_ar2_q14[j];
+            tmp1 = smlawb(st.s_ar2_q14[j], st.s_ar2_q14[j + 1].wrapping_sub(tmp2), w);
             st.s_ar2_q14[j] = tmp2;
             n_ar_q10 = smlawb(n_ar_q10, tmp2, i32::from(ar_shp_q13[j]));
             j += 2;
