@@ -20,3 +20,6 @@ pub mod server;
 pub mod services;
 pub mod sipae;
 pub mod xml;
+// Online sign-in (OAuth 2.0 device authorization grant) and call park.
+pub mod aad;
+pub mod oauth;
