@@ -22,4 +22,6 @@ pub mod sipae;
 pub mod xml;
 // Online sign-in (OAuth 2.0 device authorization grant) and call park.
 pub mod aad;
+pub mod cps;
 pub mod oauth;
+pub mod park;
