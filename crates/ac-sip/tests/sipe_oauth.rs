@@ -751,3 +751,228 @@ fn web_sign_in_over_https() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// HTTPS to 127.0.0.1:`port` with rustls, trusting only `roots`: one request per
+/// connection, the response read until complete.
+fn https_exchange(
+    cfg: &std::sync::Arc<rustls::ClientConfig>,
+    port: u16,
+    req: &HttpRequest,
+) -> HttpResponse {
+    use std::io::{Read, Write};
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(cfg.clone(), name).unwrap();
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(&req.to_bytes()).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(n) = ac_sip::sipe::oauth::message_len(&buf).unwrap() {
+            return HttpResponse::parse(&buf[..n]).unwrap();
+        }
+        let n = tls.read(&mut chunk).unwrap();
+        assert!(n > 0, "connection closed before a whole response");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The phone's flow against an independent implementation: Authlib's RFC 8628 device
+/// authorization endpoint and device code grant and its RFC 6749 refresh grant (Debian
+/// `python3-authlib`, driven by `tests/oauth_authlib/server.py`), over HTTPS on 127.0.0.1
+/// with a test CA made with openssl. The server's clock follows the test's virtual one.
+#[test]
+fn web_sign_in_against_authlib() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    sipe_common::pki(dir.path());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oauth_authlib/server.py");
+    // Debian's interpreter, where python3-authlib is installed (scripts/install-deps).
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(dir.path().join("srv.pem"))
+        .arg(dir.path().join("srv.key"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3 with python3-authlib (scripts/install-deps)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().expect("the server's port");
+
+    let data = std::fs::read(dir.path().join("ca.pem")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile::certs(&mut &data[..]) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let cfg = Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    );
+    let base = format!("https://127.0.0.1:{port}");
+    let control = |params: &[(&str, &str)]| {
+        let r = https_exchange(
+            &cfg,
+            port,
+            &HttpRequest::form(&format!("{base}/control"), params),
+        );
+        assert_eq!(r.status, 200);
+    };
+    let validate = |token: &str| -> (u16, String) {
+        let mut req = HttpRequest::form(&format!("{base}/validate?token={token}"), &[]);
+        req.method = "GET".into();
+        req.headers.clear();
+        let r = https_exchange(&cfg, port, &req);
+        (r.status, String::from_utf8_lossy(&r.body).into_owned())
+    };
+    let new_flow = || {
+        DeviceFlow::new(OAuthConfig {
+            device_authorization_endpoint: format!("{base}/device_authorization"),
+            token_endpoint: format!("{base}/token"),
+            client_id: CLIENT.into(),
+            scope: "https://webdir.online.lync.com/.default".into(),
+            refresh_margin: Duration::from_secs(300),
+        })
+    };
+    let t0 = Instant::now();
+    // Sends what the flow queued, with the server's clock set to the flow's first.
+    let exchange = |f: &mut DeviceFlow, now: Instant| {
+        while let Some(req) = f.poll_request() {
+            control(&[("clock", &(now - t0).as_secs().to_string())]);
+            let resp = https_exchange(&cfg, port, &req);
+            f.handle_response(now, &resp);
+        }
+    };
+    let step = |f: &mut DeviceFlow| -> Instant {
+        let t = f.poll_timeout().expect("a timer");
+        f.handle_timeout(t);
+        t
+    };
+
+    // Sign in: pending, the user approves, the token; then the refresh.
+    let mut f = new_flow();
+    f.start(t0);
+    exchange(&mut f, t0);
+    let Some(OAuthEvent::ShowCode {
+        verification_uri,
+        user_code,
+        verification_uri_complete,
+    }) = f.poll_event()
+    else {
+        panic!("no code shown")
+    };
+    assert_eq!(verification_uri, "https://microsoft.com/devicelogin");
+    assert_eq!(
+        verification_uri_complete,
+        Some(format!("{verification_uri}?user_code={user_code}"))
+    );
+    assert_eq!(user_code.len(), 9);
+    let t = step(&mut f);
+    assert_eq!(t - t0, Duration::from_secs(5));
+    exchange(&mut f, t);
+    assert_eq!(f.poll_event(), None, "authorization_pending: still waiting");
+    assert_eq!(f.polls(), 1);
+    control(&[
+        ("approve", &user_code),
+        ("user", "alice@contoso.onmicrosoft.com"),
+    ]);
+    let t = step(&mut f);
+    assert_eq!(t - t0, Duration::from_secs(10));
+    exchange(&mut f, t);
+    assert_eq!(f.poll_event(), Some(OAuthEvent::SignedIn));
+    let tok = f.token().unwrap().clone();
+    assert_eq!(tok.token_type, "Bearer");
+    assert_eq!(
+        validate(&tok.access_token),
+        (200, "alice@contoso.onmicrosoft.com".into())
+    );
+    assert_eq!(
+        f.poll_timeout(),
+        Some(t0 + Duration::from_secs(10 + 3600 - 300))
+    );
+    let t = step(&mut f);
+    exchange(&mut f, t);
+    assert_eq!(f.poll_event(), Some(OAuthEvent::Refreshed));
+    let tok2 = f.token().unwrap().clone();
+    assert_ne!(tok2.access_token, tok.access_token);
+    assert_ne!(tok2.refresh_token, tok.refresh_token);
+    assert_eq!(validate(&tok2.access_token).0, 200);
+    // Authlib revoked the old refresh token.
+    let stale = HttpRequest::form(
+        &format!("{base}/token"),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tok.refresh_token.as_deref().unwrap()),
+            ("client_id", CLIENT),
+        ],
+    );
+    let r = https_exchange(&cfg, port, &stale);
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        ErrorResponse::parse(&r.body).unwrap().error,
+        "invalid_grant"
+    );
+
+    // slow_down: the phone told 2 s polls too fast for Authlib's 5 s; it adds 5 s.
+    let mut f = new_flow();
+    f.start(t0);
+    let req = f.poll_request().unwrap();
+    control(&[("clock", "0")]);
+    let resp = https_exchange(&cfg, port, &req);
+    let mut da = DeviceAuthorization::parse(&resp.body).unwrap();
+    assert_eq!(da.interval, Some(5));
+    da.interval = Some(2);
+    f.handle_response(t0, &HttpResponse::json(200, da.emit()));
+    f.poll_event();
+    let mut times = Vec::new();
+    for _ in 0..4 {
+        let t = step(&mut f);
+        times.push((t - t0).as_secs());
+        exchange(&mut f, t);
+    }
+    assert_eq!(times, vec![2, 4, 11, 18]);
+    assert_eq!(f.interval(), Duration::from_secs(7));
+    assert_eq!(f.poll_event(), None, "still pending after slow_down");
+
+    // The user declines: access_denied.
+    let mut f = new_flow();
+    f.start(t0);
+    exchange(&mut f, t0);
+    let Some(OAuthEvent::ShowCode { user_code, .. }) = f.poll_event() else {
+        panic!("no code shown")
+    };
+    control(&[("deny", &user_code)]);
+    let t = step(&mut f);
+    exchange(&mut f, t);
+    assert_eq!(f.poll_event(), Some(OAuthEvent::Failed(OAuthError::Denied)));
+
+    // The code expired on the server's side (its clock ran past 900 s): expired_token.
+    let mut f = new_flow();
+    f.start(t0);
+    exchange(&mut f, t0);
+    f.poll_event();
+    let t = step(&mut f);
+    let req = f.poll_request().unwrap();
+    control(&[("clock", "1000")]);
+    let resp = https_exchange(&cfg, port, &req);
+    f.handle_response(t, &resp);
+    assert_eq!(
+        f.poll_event(),
+        Some(OAuthEvent::Failed(OAuthError::Expired))
+    );
+
+    drop(child.stdin.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "authlib server exited with {status}");
+}
