@@ -739,3 +739,31 @@ proptest! {
         let _ = UnparkNotification::parse(&b);
     }
 }
+
+#[test]
+fn a_silent_park_server_is_a_timeout() {
+    let mut n = Net::new(81, 0, &["7001"], 3);
+    let call = n.connect();
+    let now = n.now;
+    let d = n.phone(A).dialog(call).unwrap().clone();
+    // Nothing listens at 10.0.0.99: Timer B (64*T1 = 32 s) ends the INVITE.
+    n.park_client()
+        .park(now, &d, "sip:cps@10.0.0.99:5060", addr("10.0.0.99:5060"))
+        .unwrap();
+    assert_eq!(
+        n.park_client().park(now, &d, CPS_URI, addr(S)),
+        Err(ac_sip::sipe::park::ParkError::Busy),
+        "one park at a time"
+    );
+    assert!(n.run_until(Duration::from_secs(40), |n| !n.park.is_empty()));
+    assert_eq!(
+        n.park[0],
+        ParkEvent::Failed {
+            code: 408,
+            text: "Park failed: no answer from the park server",
+            diagnostics: None,
+        }
+    );
+    assert!(n.now - now >= Duration::from_secs(32));
+    assert_eq!(n.phone(A).state(call), Some(CallState::Confirmed));
+}
