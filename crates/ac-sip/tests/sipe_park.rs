@@ -6,7 +6,7 @@
 //! parkee hanging up while parked; no free orbit; an empty orbit dialled; the bodies'
 //! checked parse, emit and proptest round trips. Runs with and without seeded loss.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -70,7 +70,7 @@ enum Node {
 }
 
 struct Net {
-    nodes: HashMap<SocketAddr, Node>,
+    nodes: BTreeMap<SocketAddr, Node>,
     calls: HashMap<SocketAddr, Vec<CallEvent>>,
     park: Vec<ParkEvent>,
     cps: Vec<CpsEvent>,
@@ -83,7 +83,7 @@ struct Net {
 impl Net {
     fn new(seed: u64, loss: u64, orbits: &[&str], max_ringbacks: u32) -> Net {
         let now = Instant::now();
-        let mut nodes = HashMap::new();
+        let mut nodes = BTreeMap::new();
         let pc = cfg("alice", A);
         let park = ParkClient::new(
             ParkConfig {
@@ -285,11 +285,11 @@ impl Net {
             .phone(B)
             .invite(now, "sip:alice@10.0.0.1:5060")
             .unwrap();
-        assert!(self.run_until(Duration::from_secs(5), |n| n.incoming(A).is_some()));
+        assert!(self.run_until(Duration::from_secs(40), |n| n.incoming(A).is_some()));
         let call = self.incoming(A).unwrap();
         let now = self.now;
         self.phone(A).answer(now, call).unwrap();
-        assert!(self.run_until(Duration::from_secs(5), |n| {
+        assert!(self.run_until(Duration::from_secs(40), |n| {
             n.has(
                 B,
                 |e| matches!(e, CallEvent::Answered { call } if *call == bob_call),
@@ -344,7 +344,8 @@ fn park_and_retrieve(seed: u64, loss: u64) {
         n.run_until(Duration::from_secs(40), |n| n.has(A, |e| matches!(
             e,
             CallEvent::Ended { call: c, by_peer: true, .. } if *c == call
-        )) && n.bob_peer().len() == 1)
+        )) && n.bob_peer().len() == 1),
+        "seed {seed}"
     );
     assert!(n.has(B, |e| matches!(e, CallEvent::Replaced { .. })));
     assert_eq!(
@@ -417,7 +418,8 @@ fn park_then_another_phone_retrieves() {
 
 #[test]
 fn park_then_retrieve_with_loss() {
-    for seed in [3, 5, 8] {
+    // Deterministic per seed (nodes in address order, a seeded loss generator).
+    for seed in 1..=20 {
         park_and_retrieve(seed, 10);
     }
 }

@@ -86,8 +86,9 @@ struct Park {
     parkee_call: CallRef,
     stage: Stage,
     ringbacks: u32,
-    /// The retriever's call, once one dialled the orbit.
+    /// The retriever's call, once one dialled the orbit, and who it is.
     retriever: Option<CallRef>,
+    retriever_uri: Option<String>,
     /// An INFO to the parker waiting for its answer; the BYE (with its ms-diagnostics)
     /// follows.
     info_tx: Option<(TxId, Option<&'static str>)>,
@@ -347,6 +348,7 @@ impl CpsDouble {
             stage: Stage::Replacing,
             ringbacks: 0,
             retriever: None,
+            retriever_uri: None,
             info_tx: None,
         });
     }
@@ -505,7 +507,7 @@ impl CpsDouble {
 
     fn on_phone(&mut self, now: Instant, e: CallEvent) {
         match e {
-            CallEvent::Incoming { call, .. } => {
+            CallEvent::Incoming { call, caller, .. } => {
                 let orbit = self.orbit_of_call(call).unwrap_or_default();
                 let i = self
                     .parks
@@ -515,6 +517,10 @@ impl CpsDouble {
                     Some(i) => {
                         self.parks[i].stage = Stage::Retrieving(call);
                         self.parks[i].retriever = Some(call);
+                        self.parks[i].retriever_uri = Some(match caller.display {
+                            Some(d) => format!("\"{d}\" <{}>", caller.uri),
+                            None => format!("<{}>", caller.uri),
+                        });
                         self.events.push_back(CpsEvent::RetrieveRequested { orbit });
                         let _ = self.phone.answer(now, call);
                     }
@@ -560,9 +566,9 @@ impl CpsDouble {
             CallEvent::Ended { call, .. } => {
                 if let Some(i) = self.park_of_call(call) {
                     match self.parks[i].stage.clone() {
-                        Stage::Retrieving(r) => {
+                        Stage::Retrieving(_) => {
                             // The retriever's INVITE with Replaces took our place.
-                            let target = self.phone.dialog(r).map(|d| d.remote_uri.clone());
+                            let target = self.parks[i].retriever_uri.clone();
                             let orbit = self.parks[i].orbit.clone();
                             self.events.push_back(CpsEvent::Retrieved { orbit });
                             self.unpark(now, i, UnparkReason::Retrieved, target, None);
@@ -593,8 +599,14 @@ impl CpsDouble {
                             );
                         }
                     }
-                } else if let Some(i) = self.park_of_retriever(call) {
-                    // The retriever went away before the transfer finished: back to parked.
+                } else if let Some(i) = self
+                    .park_of_retriever(call)
+                    .filter(|i| self.parks[*i].retriever == Some(call))
+                {
+                    // The retriever went away before its transfer finished: back to parked.
+                    // (After a successful transfer we hang up ourselves and the parkee's
+                    // BYE for the Replaces, maybe still on its way, finishes the park.)
+                    self.parks[i].retriever = None;
                     self.parks[i].stage = Stage::Parked(now + self.cfg.ringback_after);
                 }
             }
