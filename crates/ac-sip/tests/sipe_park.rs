@@ -769,3 +769,116 @@ fn a_silent_park_server_is_a_timeout() {
     assert!(n.now - now >= Duration::from_secs(32));
     assert_eq!(n.phone(A).state(call), Some(CallState::Confirmed));
 }
+
+/// The parker alone against hand-made answers: a 200 without `isCps`, or with a
+/// park-response for another request-id, is acknowledged, its dialog ended with BYE and
+/// the park reported failed (3.1.5.2); an INFO in the park's dialog with a body that is
+/// no unpark-notification gets 400, one outside it 481.
+#[test]
+fn parker_refuses_what_is_not_a_cps_answer() {
+    use ac_sip::msg::{response_to, HeaderName, Message};
+
+    let dialog = |n: &mut Net| {
+        let call = n.connect();
+        n.phone(A).dialog(call).unwrap().clone()
+    };
+    for (contact, bad_id) in [
+        ("<sip:cps@10.0.0.9:5060>", false),
+        ("<sip:cps@10.0.0.9:5060>;isCps", true),
+    ] {
+        let mut n = Net::new(91, 0, &["7001"], 3);
+        let d = dialog(&mut n);
+        let now = n.now;
+        let mut k = ParkClient::new(
+            ParkConfig {
+                aor: "sip:alice@contoso.com".into(),
+                contact: "sip:alice@10.0.0.1:5060".into(),
+                via_host: "10.0.0.1:5060".into(),
+                transport: Transport::Udp,
+                timers: Timers::default(),
+            },
+            5,
+        );
+        k.park(now, &d, CPS_URI, addr(S)).unwrap();
+        let invite = k.poll_transmit().unwrap().data;
+        let m = Message::parse(&invite).unwrap();
+        let req = ParkRequest::parse(m.body).unwrap();
+        let mut r = response_to(&m, 200, Some("cpstag"));
+        r.push(HeaderName::Contact, contact);
+        let body = ParkResponse {
+            version: "1.0".into(),
+            request_id: if bad_id {
+                format!("{}9", req.request_id)
+            } else {
+                req.request_id.clone()
+            },
+            orbit: "7001".into(),
+            parked_call: "p".into(),
+        }
+        .emit();
+        r.set_body("application/ms-call-park+xml", body.into_bytes());
+        k.handle_message(now, addr(S), &r.to_bytes());
+        let out: Vec<String> = std::iter::from_fn(|| k.poll_transmit())
+            .map(|t| String::from_utf8_lossy(&t.data).to_string())
+            .collect();
+        assert!(
+            out.iter()
+                .any(|t| t.starts_with("ACK sip:cps@10.0.0.9:5060")),
+            "{out:?}"
+        );
+        assert!(
+            out.iter()
+                .any(|t| t.starts_with("BYE sip:cps@10.0.0.9:5060")),
+            "{out:?}"
+        );
+        assert!(matches!(
+            k.poll_event(),
+            Some(ParkEvent::Failed {
+                code: 200,
+                text: "Park failed",
+                ..
+            })
+        ));
+        assert_eq!(k.orbit(), None);
+    }
+
+    // Through the CPS double: a parked call, then hand-made INFOs.
+    let mut n = Net::new(92, 0, &["7001"], 3);
+    let call = n.connect();
+    n.park(call);
+    assert!(n.run_until(Duration::from_secs(10), |n| n.parked_orbit().is_some()));
+    let info = n
+        .trace
+        .iter()
+        .find(|t| {
+            t.starts_with("10.0.0.9:5060 -> 10.0.0.1:5060\nSIP/2.0 200")
+                && t.contains("ms-call-park")
+        })
+        .unwrap()
+        .clone();
+    let ok = Message::parse(info.split_once('\n').unwrap().1.as_bytes()).unwrap();
+    let (cid, from, to) = (
+        ok.call_id().unwrap().to_string(),
+        ok.first(HeaderName::From).unwrap().to_string(),
+        ok.first(HeaderName::To).unwrap().to_string(),
+    );
+    // The CPS's side of the dialog: From is its To, To is the parker's From.
+    let mk = |call_id: &str, body: &str, cseq: u32| {
+        format!(
+            "INFO sip:alice@10.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKinfo{cseq}\r\nMax-Forwards: 70\r\nFrom: {to}\r\nTo: {from}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INFO\r\nContent-Type: application/ms-call-park+xml\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let now = n.now;
+    let k = n.park_client();
+    k.handle_message(now, addr(S), mk(&cid, "<park-response/>", 50).as_bytes());
+    let r = k.poll_transmit().unwrap();
+    assert_eq!(Message::parse(&r.data).unwrap().status(), Some(400));
+    // Another Call-ID is not the park's: the device would give it to the phone, but the
+    // ParkClient itself answers 481 to an INFO outside its dialog.
+    assert!(!k.owns(mk("other-call", "x", 51).as_bytes()));
+    k.handle_message(now, addr(S), mk("other-call", "x", 51).as_bytes());
+    let r = k.poll_transmit().unwrap();
+    assert_eq!(Message::parse(&r.data).unwrap().status(), Some(481));
+    assert_eq!(k.orbit(), Some("7001"), "still parked");
+}
