@@ -464,6 +464,26 @@ fn denial_expiry_and_lost_connections() {
         vec![(Duration::from_secs(15), OAuthEvent::SignedIn)]
     );
 
+    // A 503 from the token endpoint while polling backs off like a lost connection.
+    let mut d = aad(5, 3600);
+    let mut f = flow("login.microsoftonline.com");
+    f.start(t0);
+    let req = f.poll_request().unwrap();
+    let resp = d.handle(t0, &req);
+    f.handle_response(t0, &resp);
+    f.poll_event();
+    f.handle_timeout(t0 + Duration::from_secs(5));
+    assert!(f.poll_request().is_some());
+    let busy = HttpResponse {
+        status: 503,
+        headers: vec![("Retry-After".into(), "10".into())],
+        body: b"<html>busy</html>".to_vec(),
+    };
+    f.handle_response(t0 + Duration::from_secs(5), &busy);
+    assert_eq!(f.poll_event(), None, "not a failure");
+    assert_eq!(f.interval(), Duration::from_secs(10));
+    assert_eq!(f.poll_timeout(), Some(t0 + Duration::from_secs(15)));
+
     // Garbage from the token endpoint is a typed error, not a panic.
     let mut f = flow("login.microsoftonline.com");
     f.start(t0);

@@ -939,6 +939,16 @@ impl DeviceFlow {
             });
             return;
         }
+        if resp.status >= 500 {
+            // A server error is not an answer about the grant: wait and ask again, the
+            // way RFC 8628 3.5 asks for a connection timeout (ours: the same back-off).
+            self.pending = Some(if refresh {
+                Pending::Refresh
+            } else {
+                Pending::Token
+            });
+            return self.handle_transport_error(now);
+        }
         let e = match ErrorResponse::parse(&resp.body) {
             Ok(e) => e,
             Err(_) => return self.fail(OAuthError::Status(resp.status)),
