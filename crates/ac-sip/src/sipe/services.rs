@@ -589,16 +589,15 @@ impl SipeServices {
 
     pub fn handle_timeout(&mut self, now: Instant, sa: &mut ClientSa) {
         self.update(now, sa);
-        let due = self
+        let refreshing = self
+            .pending
+            .values()
+            .any(|k| *k == Kind::RoamingSelfRefresh);
+        if let Some(mut d) = self
             .self_dialog
-            .as_ref()
-            .is_some_and(|d| now >= d.refresh_at)
-            && !self
-                .pending
-                .values()
-                .any(|k| *k == Kind::RoamingSelfRefresh);
-        if due {
-            let mut d = self.self_dialog.clone().expect("checked");
+            .clone()
+            .filter(|d| now >= d.refresh_at && !refreshing)
+        {
             d.cseq += 1;
             self.send_self_subscribe(sa, Some(&d));
             self.self_dialog = Some(d);
