@@ -266,7 +266,7 @@ pub struct HttpRequest {
     pub body: Vec<u8>,
 }
 
-/// Splits `https://host[:port]/path?q` into host[:port] and path?q.
+/// Splits `https://host[:port]/path?q` into `host[:port]` and `path?q`.
 pub fn split_url(url: &str) -> Option<(&str, &str)> {
     let rest = url
         .strip_prefix("https://")
