@@ -629,3 +629,133 @@ proptest! {
         let _ = HttpRequest::decode(&body);
     }
 }
+
+/// Captures the TLS 1.2 master secret rustls logs (`CLIENT_RANDOM` lines of the NSS key
+/// log format) so the test can recompute the key derivation independently.
+#[derive(Debug, Default)]
+struct KeyCapture(std::sync::Mutex<Option<(Vec<u8>, Vec<u8>)>>);
+
+impl rustls::KeyLog for KeyCapture {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        if label == "CLIENT_RANDOM" {
+            *self.0.lock().unwrap() = Some((client_random.to_vec(), secret.to_vec()));
+        }
+    }
+}
+
+/// RFC 5246 section 5: PRF(secret, label, seed) = P_<hash>(secret, label + seed), the
+/// hash being the cipher suite's PRF hash (SHA-384 for the `*_SHA384` suites rustls
+/// prefers, RFC 5289 section 3.2).
+fn prf<H: hmac::Mac + hmac::digest::KeyInit>(
+    secret: &[u8],
+    label: &[u8],
+    seed: &[u8],
+    len: usize,
+) -> Vec<u8> {
+    let mut ls = label.to_vec();
+    ls.extend_from_slice(seed);
+    let mut a = ls.clone();
+    let mut out = Vec::new();
+    while out.len() < len {
+        let mut m = <H as hmac::digest::KeyInit>::new_from_slice(secret).unwrap();
+        m.update(&a);
+        a = m.finalize().into_bytes().to_vec();
+        let mut m = <H as hmac::digest::KeyInit>::new_from_slice(secret).unwrap();
+        m.update(&a);
+        m.update(&ls);
+        out.extend_from_slice(&m.finalize().into_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// The signing keys both ends take from rustls's exporter are the [MS-SIPAE] 3.2.5.1
+/// derivation, recomputed here from the logged master secret and the randoms seen on the
+/// wire: PRF(master_secret, "client EAP encryption", client_random + server_random), client
+/// key = bytes 64..96, server key = 96..128; a request signed with the client key and a
+/// response signed with the server key verify against the recomputed keys.
+#[test]
+fn keys_are_the_eap_tls_key_block_of_the_session() {
+    use ac_sip::msg::Message;
+    use ac_sip::sipe::tlsdsk::{ClientDskSa, ServerDskSa};
+    let mut e = env(Duration::from_secs(3600), 600);
+    // A certificate from the double, as the phone gets it.
+    let req = certprov::new_cert_request("4201").unwrap();
+    let http = certprov::build_request(URL, "{1}", "4201", &req.csr, "r", &pin("135790"));
+    let CertProvResponse::Issued { certificate, .. } =
+        CertProvResponse::parse(&e.certprov.handle(&http, wall()).body).unwrap()
+    else {
+        panic!("no certificate")
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(e.ca.clone()).unwrap();
+    let mut ccfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS12])
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(
+        vec![CertificateDer::from(certificate)],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(req.key.serialize_der().into()),
+    )
+    .unwrap();
+    let capture = Arc::new(KeyCapture::default());
+    ccfg.key_log = capture.clone();
+    let (chain, key) = e.certprov.server_cert("sfb.contoso.com").unwrap();
+    let scfg = tlsdsk::server_config(std::slice::from_ref(&e.ca), chain, key).unwrap();
+    let ch = DskParams {
+        realm: "SIP Communications Service".into(),
+        targetname: "sfb.contoso.com".into(),
+        version: 4,
+        ..Default::default()
+    };
+    let mut client = ClientDskSa::new(&ch, Arc::new(ccfg), false).unwrap();
+    let mut server = ServerDskSa::new(scfg, "sfb.contoso.com", 4, 0x5EED).unwrap();
+    let register = "REGISTER sip:contoso.com SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK1\r\nFrom: <sip:alice@contoso.com>;tag=1\r\nTo: <sip:alice@contoso.com>\r\nCall-ID: 1\r\nCSeq: 1 REGISTER\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n";
+    let m = Message::parse(register.as_bytes()).unwrap();
+    let mut server_hello = None;
+    for _ in 0..3 {
+        if client.keys().is_some() {
+            break;
+        }
+        let flight = DskParams::parse(&client.credentials(&m, 1).unwrap())
+            .unwrap()
+            .gssapi_data
+            .unwrap();
+        let out = server.handle_gssapi(&flight).unwrap();
+        server_hello.get_or_insert_with(|| out.clone());
+        client
+            .handle_challenge(&DskParams {
+                opaque: Some(server.opaque.clone()),
+                gssapi_data: Some(out),
+                ..ch.clone()
+            })
+            .unwrap();
+    }
+    // The ServerHello opens the server's first flight: record header (5), handshake
+    // header (4, type 2), version (2), then the 32-byte random.
+    let sh = server_hello.unwrap();
+    assert_eq!((sh[0], sh[5]), (0x16, 2));
+    let server_random = &sh[11..43];
+    let (client_random, master) = capture.0.lock().unwrap().clone().expect("key logged");
+    let mut seed = client_random.clone();
+    seed.extend_from_slice(server_random);
+    // Both ends negotiate TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 (rustls's first TLS 1.2
+    // suite for an ECDSA server key): its PRF hash is SHA-384.
+    let block = prf::<hmac::Hmac<sha2::Sha384>>(&master, b"client EAP encryption", &seed, 128);
+    let ck = client.keys().unwrap().clone();
+    assert_eq!(&ck.client[..], &block[64..96]);
+    assert_eq!(&ck.server[..], &block[96..128]);
+    assert_eq!(server.keys(), Some(&ck));
+    // A signature made with the recomputed client key is what the association sends.
+    let cred = DskParams::parse(&client.credentials(&m, 0xABCD).unwrap()).unwrap();
+    let buf = "<TLS-DSK><0000abcd><1><SIP Communications Service><sfb.contoso.com><1><1><REGISTER><sip:alice@contoso.com><1><sip:alice@contoso.com><><><><3600>";
+    let mut block_key = [0u8; 32];
+    block_key.copy_from_slice(&block[64..96]);
+    assert_eq!(
+        cred.response.as_deref(),
+        Some(tlsdsk::sign(&block_key, buf.as_bytes()).as_str())
+    );
+    server.verify_request(&m, &cred).unwrap();
+}
