@@ -759,3 +759,18 @@ fn keys_are_the_eap_tls_key_block_of_the_session() {
     );
     server.verify_request(&m, &cred).unwrap();
 }
+
+/// A certificate issued for another SIP URI than the configured sign-in address is not
+/// used (the registrar would refuse a From that is not the certificate's URI anyway).
+#[test]
+fn a_certificate_for_another_user_is_not_used() {
+    let now = Instant::now();
+    let mut e = env(Duration::from_secs(3600), 600);
+    let mut p = phone(&e.ca, pin("135790"), Some("sip:bob@contoso.com"), Some(URL));
+    p.register(now);
+    assert_eq!(exchange(&mut p, &mut e, now), (1, 0));
+    assert!(matches!(
+        p.poll_event(),
+        Some(DskEvent::Failed { code: 0, ref reason }) if reason.contains("sip:alice@contoso.com") && reason.contains("sip:bob@contoso.com")
+    ));
+}
