@@ -18,7 +18,7 @@ use ac_sip::sipe::dsk_signin::{DskConfig, DskEvent, DskSignIn, DskSignInState, S
 use ac_sip::sipe::tlsdsk::{self, DskParams};
 use ac_sip::sipe::tlsdsk_server::{DskRegistrar, DskServerConfig, DskServerEvent};
 use proptest::prelude::*;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::CertificateDer;
 
 const URL: &str = "https://sfb.contoso.com:443/CertProv/CertProvisioningService.svc";
 const INVALID: &str = "Invalid address, username or password";
@@ -538,34 +538,16 @@ fn certificate_provisioning_over_https() {
     let mut p = phone(&e.ca, pin("135790"), None, Some(&url));
     p.register(now);
     let req = p.poll_http().unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(e.ca.clone()).unwrap();
-    let ccfg = Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    );
     let (host, p_port, _) = certprov::split_url(&req.url).unwrap();
     assert_eq!((host.as_str(), p_port), ("localhost", port));
-    let conn =
-        rustls::ClientConnection::new(ccfg, ServerName::try_from("localhost").unwrap()).unwrap();
-    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut c = rustls::StreamOwned::new(conn, tcp);
-    c.write_all(&req.encode().unwrap()).unwrap();
-    c.flush().unwrap();
-    let mut buf = Vec::new();
-    let resp: HttpResponse = loop {
-        let mut chunk = [0u8; 4096];
-        let n = c.read(&mut chunk).unwrap();
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some((r, _)) = HttpResponse::decode(&buf).unwrap() {
-            break r;
-        }
-        assert!(n > 0, "server closed before a full response");
-    };
+    // The phone's driver: HTTPS POST, the service verified against the CA.
+    let resp = ac_sip::sipe::certprov_driver::post(
+        &req,
+        std::slice::from_ref(&e.ca),
+        Some(([127, 0, 0, 1], port).into()),
+        Duration::from_secs(10),
+    )
+    .unwrap();
     let (mut certprov, seen) = server.join().unwrap();
     assert_eq!(resp.status, 200);
     let g = GetAndPublishCert::parse(&seen.body).unwrap();
@@ -773,4 +755,56 @@ fn a_certificate_for_another_user_is_not_used() {
         p.poll_event(),
         Some(DskEvent::Failed { code: 0, ref reason }) if reason.contains("sip:alice@contoso.com") && reason.contains("sip:bob@contoso.com")
     ));
+}
+
+/// A service whose certificate the phone's roots do not vouch for gets no request: the
+/// POST fails cleanly (no hang, no response handed on).
+#[test]
+fn an_untrusted_service_certificate_fails_the_post() {
+    let mut e = env(Duration::from_secs(3600), 600);
+    let mut stranger = CertProvDouble::new("Stranger CA", vec![]).unwrap();
+    let (chain, key) = stranger.server_cert("localhost").unwrap();
+    let scfg = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let conn = rustls::ServerConnection::new(scfg).unwrap();
+        let mut s = rustls::StreamOwned::new(conn, tcp);
+        let mut b = [0u8; 1024];
+        // The handshake fails on the client's alert: nothing readable arrives.
+        s.read(&mut b).is_err() || s.read(&mut b).map(|n| n == 0).unwrap_or(true)
+    });
+    let url = format!("https://localhost:{port}/CertProv/CertProvisioningService.svc");
+    let mut p = phone(&e.ca, pin("135790"), None, Some(&url));
+    let now = Instant::now();
+    p.register(now);
+    let req = p.poll_http().unwrap();
+    let r = ac_sip::sipe::certprov_driver::post(
+        &req,
+        std::slice::from_ref(&e.ca),
+        Some(([127, 0, 0, 1], port).into()),
+        Duration::from_secs(10),
+    );
+    assert!(
+        matches!(r, Err(ac_sip::sipe::certprov_driver::PostError::Io(ref io)) if io.to_string().contains("certificate")),
+        "{r:?}"
+    );
+    assert!(server.join().unwrap(), "the server read no request");
+    p.handle_http_failure(now);
+    assert!(matches!(
+        p.poll_event(),
+        Some(DskEvent::Failed { code: 408, ref reason }) if reason == "Failed to connect to Lync server"
+    ));
+    assert!(e.certprov.poll_event().is_none());
 }

@@ -15,8 +15,11 @@
 //! * [`dsk_signin`]: sign-in with a provisioned certificate (extension + PIN, user
 //!   credentials or an OAuth token) over TLS-DSK, with renewal before expiry.
 //! * [`certprov_server`], [`tlsdsk_server`]: doubles of the service and the registrar.
+//! * [`certprov_driver`]: the HTTPS POST for certificate provisioning (the only I/O here).
 #[cfg(feature = "tls-dsk")]
 pub mod certprov;
+#[cfg(all(feature = "tls-dsk", feature = "driver"))]
+pub mod certprov_driver;
 #[cfg(feature = "tls-dsk")]
 pub mod certprov_server;
 pub mod diagnostics;
