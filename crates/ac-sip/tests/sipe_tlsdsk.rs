@@ -808,3 +808,131 @@ fn an_untrusted_service_certificate_fails_the_post() {
     ));
     assert!(e.certprov.poll_event().is_none());
 }
+
+fn pem(label: &str, der: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let b = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut s = format!("-----BEGIN {label}-----\n");
+    for c in b.as_bytes().chunks(64) {
+        s.push_str(std::str::from_utf8(c).unwrap());
+        s.push('\n');
+    }
+    s.push_str(&format!("-----END {label}-----\n"));
+    s.into_bytes()
+}
+
+/// The deployment's shape: TLS-DSK inside a SIP-over-TLS connection (the driver's rustls
+/// transport, server certificate from the double's CA). The phone gets its certificate,
+/// signs in through the handshake in gssapi-data and refreshes, all over the real socket.
+#[test]
+fn signs_in_with_tls_dsk_over_the_tls_transport() {
+    use ac_sip::driver::{Incoming, TlsSettings, TransportConfig, Transports};
+    use ac_sip::transaction::{Transmit, Transport};
+    let mut e = env(Duration::from_secs(3600), 600);
+    // The SIP transport's certificate (the TLS-DSK association has its own, inside).
+    let (chain, key) = e.certprov.server_cert("sfb.contoso.com").unwrap();
+    let mut srv_t = Transports::new(&TransportConfig {
+        tls: Some("127.0.0.1:0".parse().unwrap()),
+        tls_settings: TlsSettings {
+            identity: Some((
+                pem("CERTIFICATE", &chain[0]),
+                pem("PRIVATE KEY", key.secret_der()),
+            )),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let srv_addr = srv_t.local_addr(Transport::Tls).unwrap();
+    let mut cli_t = Transports::new(&TransportConfig {
+        tls_settings: TlsSettings {
+            roots: vec![pem("CERTIFICATE", &e.ca)],
+            server_name: Some("sfb.contoso.com".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let Env {
+        mut certprov,
+        mut registrar,
+        ca,
+    } = e;
+    // The registrar double on its own thread until it has answered five REGISTERs or 20 s.
+    let done = std::thread::spawn(move || {
+        let end = Instant::now() + Duration::from_secs(20);
+        let mut answered = 0;
+        let mut events = Vec::new();
+        while answered < 5 && Instant::now() < end {
+            if let Some(Incoming::Message {
+                transport,
+                source,
+                data,
+            }) = srv_t.recv(Some(end))
+            {
+                if let Some(r) = registrar.handle(&data) {
+                    srv_t
+                        .send(&Transmit {
+                            transport,
+                            dest: source,
+                            data: r,
+                        })
+                        .unwrap();
+                    answered += 1;
+                }
+            }
+            while let Some(ev) = registrar.poll_event() {
+                events.push(ev);
+            }
+        }
+        (events, srv_t)
+    });
+    let mut now = Instant::now();
+    let mut p = phone(&ca, pin("135790"), None, Some(URL));
+    p.register(now);
+    let req = p.poll_http().unwrap();
+    p.handle_http_response(now, &certprov.handle(&req, wall()));
+    let end = Instant::now() + Duration::from_secs(20);
+    let mut registered = 0;
+    while registered < 2 && Instant::now() < end {
+        if let Some(req) = p.poll_request() {
+            cli_t
+                .send(&Transmit {
+                    transport: Transport::Tls,
+                    dest: srv_addr,
+                    data: req,
+                })
+                .unwrap();
+        }
+        match cli_t.recv(Some(Instant::now() + Duration::from_secs(5))) {
+            Some(Incoming::Message { data, .. }) => p.handle_response(now, &data),
+            Some(other) => panic!("unexpected {other:?}"),
+            None => panic!("no response from the double"),
+        }
+        while let Some(ev) = p.poll_event() {
+            match ev {
+                DskEvent::Certificate { .. } => {}
+                DskEvent::Registered { expires } => {
+                    assert_eq!(expires, 600);
+                    registered += 1;
+                    if registered == 1 {
+                        now = p.poll_timeout().unwrap();
+                        p.handle_timeout(now);
+                    }
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(registered, 2, "signed in and refreshed over TLS");
+    let (events, srv_t) = done.join().unwrap();
+    drop(srv_t);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|ev| matches!(ev, DskServerEvent::Registered { .. }))
+            .count(),
+        2
+    );
+    assert!(events.contains(&DskServerEvent::Handshake { round: 2 }));
+}
