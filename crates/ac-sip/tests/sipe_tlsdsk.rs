@@ -18,7 +18,7 @@ use ac_sip::sipe::dsk_signin::{DskConfig, DskEvent, DskSignIn, DskSignInState, S
 use ac_sip::sipe::tlsdsk::{self, DskParams};
 use ac_sip::sipe::tlsdsk_server::{DskRegistrar, DskServerConfig, DskServerEvent};
 use proptest::prelude::*;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::CertificateDer;
 
 const URL: &str = "https://sfb.contoso.com:443/CertProv/CertProvisioningService.svc";
 const INVALID: &str = "Invalid address, username or password";
@@ -538,34 +538,16 @@ fn certificate_provisioning_over_https() {
     let mut p = phone(&e.ca, pin("135790"), None, Some(&url));
     p.register(now);
     let req = p.poll_http().unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(e.ca.clone()).unwrap();
-    let ccfg = Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    );
     let (host, p_port, _) = certprov::split_url(&req.url).unwrap();
     assert_eq!((host.as_str(), p_port), ("localhost", port));
-    let conn =
-        rustls::ClientConnection::new(ccfg, ServerName::try_from("localhost").unwrap()).unwrap();
-    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut c = rustls::StreamOwned::new(conn, tcp);
-    c.write_all(&req.encode().unwrap()).unwrap();
-    c.flush().unwrap();
-    let mut buf = Vec::new();
-    let resp: HttpResponse = loop {
-        let mut chunk = [0u8; 4096];
-        let n = c.read(&mut chunk).unwrap();
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some((r, _)) = HttpResponse::decode(&buf).unwrap() {
-            break r;
-        }
-        assert!(n > 0, "server closed before a full response");
-    };
+    // The phone's driver: HTTPS POST, the service verified against the CA.
+    let resp = ac_sip::sipe::certprov_driver::post(
+        &req,
+        std::slice::from_ref(&e.ca),
+        Some(([127, 0, 0, 1], port).into()),
+        Duration::from_secs(10),
+    )
+    .unwrap();
     let (mut certprov, seen) = server.join().unwrap();
     assert_eq!(resp.status, 200);
     let g = GetAndPublishCert::parse(&seen.body).unwrap();
@@ -628,4 +610,329 @@ proptest! {
         let _ = HttpResponse::decode(&body);
         let _ = HttpRequest::decode(&body);
     }
+}
+
+/// Captures the TLS 1.2 master secret rustls logs (`CLIENT_RANDOM` lines of the NSS key
+/// log format) so the test can recompute the key derivation independently.
+#[derive(Debug, Default)]
+struct KeyCapture(std::sync::Mutex<Option<(Vec<u8>, Vec<u8>)>>);
+
+impl rustls::KeyLog for KeyCapture {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        if label == "CLIENT_RANDOM" {
+            *self.0.lock().unwrap() = Some((client_random.to_vec(), secret.to_vec()));
+        }
+    }
+}
+
+/// RFC 5246 section 5: PRF(secret, label, seed) = P_<hash>(secret, label + seed), the
+/// hash being the cipher suite's PRF hash (SHA-384 for the `*_SHA384` suites rustls
+/// prefers, RFC 5289 section 3.2).
+fn prf<H: hmac::Mac + hmac::digest::KeyInit>(
+    secret: &[u8],
+    label: &[u8],
+    seed: &[u8],
+    len: usize,
+) -> Vec<u8> {
+    let mut ls = label.to_vec();
+    ls.extend_from_slice(seed);
+    let mut a = ls.clone();
+    let mut out = Vec::new();
+    while out.len() < len {
+        let mut m = <H as hmac::digest::KeyInit>::new_from_slice(secret).unwrap();
+        m.update(&a);
+        a = m.finalize().into_bytes().to_vec();
+        let mut m = <H as hmac::digest::KeyInit>::new_from_slice(secret).unwrap();
+        m.update(&a);
+        m.update(&ls);
+        out.extend_from_slice(&m.finalize().into_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// The signing keys both ends take from rustls's exporter are the [MS-SIPAE] 3.2.5.1
+/// derivation, recomputed here from the logged master secret and the randoms seen on the
+/// wire: PRF(master_secret, "client EAP encryption", client_random + server_random), client
+/// key = bytes 64..96, server key = 96..128; a request signed with the client key and a
+/// response signed with the server key verify against the recomputed keys.
+#[test]
+fn keys_are_the_eap_tls_key_block_of_the_session() {
+    use ac_sip::msg::Message;
+    use ac_sip::sipe::tlsdsk::{ClientDskSa, ServerDskSa};
+    let mut e = env(Duration::from_secs(3600), 600);
+    // A certificate from the double, as the phone gets it.
+    let req = certprov::new_cert_request("4201").unwrap();
+    let http = certprov::build_request(URL, "{1}", "4201", &req.csr, "r", &pin("135790"));
+    let CertProvResponse::Issued { certificate, .. } =
+        CertProvResponse::parse(&e.certprov.handle(&http, wall()).body).unwrap()
+    else {
+        panic!("no certificate")
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(e.ca.clone()).unwrap();
+    let mut ccfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS12])
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(
+        vec![CertificateDer::from(certificate)],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(req.key.serialize_der().into()),
+    )
+    .unwrap();
+    let capture = Arc::new(KeyCapture::default());
+    ccfg.key_log = capture.clone();
+    let (chain, key) = e.certprov.server_cert("sfb.contoso.com").unwrap();
+    let scfg = tlsdsk::server_config(std::slice::from_ref(&e.ca), chain, key).unwrap();
+    let ch = DskParams {
+        realm: "SIP Communications Service".into(),
+        targetname: "sfb.contoso.com".into(),
+        version: 4,
+        ..Default::default()
+    };
+    let mut client = ClientDskSa::new(&ch, Arc::new(ccfg), false).unwrap();
+    let mut server = ServerDskSa::new(scfg, "sfb.contoso.com", 4, 0x5EED).unwrap();
+    let register = "REGISTER sip:contoso.com SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK1\r\nFrom: <sip:alice@contoso.com>;tag=1\r\nTo: <sip:alice@contoso.com>\r\nCall-ID: 1\r\nCSeq: 1 REGISTER\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n";
+    let m = Message::parse(register.as_bytes()).unwrap();
+    let mut server_hello = None;
+    for _ in 0..3 {
+        if client.keys().is_some() {
+            break;
+        }
+        let flight = DskParams::parse(&client.credentials(&m, 1).unwrap())
+            .unwrap()
+            .gssapi_data
+            .unwrap();
+        let out = server.handle_gssapi(&flight).unwrap();
+        server_hello.get_or_insert_with(|| out.clone());
+        client
+            .handle_challenge(&DskParams {
+                opaque: Some(server.opaque.clone()),
+                gssapi_data: Some(out),
+                ..ch.clone()
+            })
+            .unwrap();
+    }
+    // The ServerHello opens the server's first flight: record header (5), handshake
+    // header (4, type 2), version (2), then the 32-byte random.
+    let sh = server_hello.unwrap();
+    assert_eq!((sh[0], sh[5]), (0x16, 2));
+    let server_random = &sh[11..43];
+    let (client_random, master) = capture.0.lock().unwrap().clone().expect("key logged");
+    let mut seed = client_random.clone();
+    seed.extend_from_slice(server_random);
+    // Both ends negotiate TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 (rustls's first TLS 1.2
+    // suite for an ECDSA server key): its PRF hash is SHA-384.
+    let block = prf::<hmac::Hmac<sha2::Sha384>>(&master, b"client EAP encryption", &seed, 128);
+    let ck = client.keys().unwrap().clone();
+    assert_eq!(&ck.client[..], &block[64..96]);
+    assert_eq!(&ck.server[..], &block[96..128]);
+    assert_eq!(server.keys(), Some(&ck));
+    // A signature made with the recomputed client key is what the association sends.
+    let cred = DskParams::parse(&client.credentials(&m, 0xABCD).unwrap()).unwrap();
+    let buf = "<TLS-DSK><0000abcd><1><SIP Communications Service><sfb.contoso.com><1><1><REGISTER><sip:alice@contoso.com><1><sip:alice@contoso.com><><><><3600>";
+    let mut block_key = [0u8; 32];
+    block_key.copy_from_slice(&block[64..96]);
+    assert_eq!(
+        cred.response.as_deref(),
+        Some(tlsdsk::sign(&block_key, buf.as_bytes()).as_str())
+    );
+    server.verify_request(&m, &cred).unwrap();
+}
+
+/// A certificate issued for another SIP URI than the configured sign-in address is not
+/// used (the registrar would refuse a From that is not the certificate's URI anyway).
+#[test]
+fn a_certificate_for_another_user_is_not_used() {
+    let now = Instant::now();
+    let mut e = env(Duration::from_secs(3600), 600);
+    let mut p = phone(&e.ca, pin("135790"), Some("sip:bob@contoso.com"), Some(URL));
+    p.register(now);
+    assert_eq!(exchange(&mut p, &mut e, now), (1, 0));
+    assert!(matches!(
+        p.poll_event(),
+        Some(DskEvent::Failed { code: 0, ref reason }) if reason.contains("sip:alice@contoso.com") && reason.contains("sip:bob@contoso.com")
+    ));
+}
+
+/// A service whose certificate the phone's roots do not vouch for gets no request: the
+/// POST fails cleanly (no hang, no response handed on).
+#[test]
+fn an_untrusted_service_certificate_fails_the_post() {
+    let mut e = env(Duration::from_secs(3600), 600);
+    let mut stranger = CertProvDouble::new("Stranger CA", vec![]).unwrap();
+    let (chain, key) = stranger.server_cert("localhost").unwrap();
+    let scfg = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let conn = rustls::ServerConnection::new(scfg).unwrap();
+        let mut s = rustls::StreamOwned::new(conn, tcp);
+        let mut b = [0u8; 1024];
+        // The handshake fails on the client's alert: nothing readable arrives.
+        s.read(&mut b).is_err() || s.read(&mut b).map(|n| n == 0).unwrap_or(true)
+    });
+    let url = format!("https://localhost:{port}/CertProv/CertProvisioningService.svc");
+    let mut p = phone(&e.ca, pin("135790"), None, Some(&url));
+    let now = Instant::now();
+    p.register(now);
+    let req = p.poll_http().unwrap();
+    let r = ac_sip::sipe::certprov_driver::post(
+        &req,
+        std::slice::from_ref(&e.ca),
+        Some(([127, 0, 0, 1], port).into()),
+        Duration::from_secs(10),
+    );
+    assert!(
+        matches!(r, Err(ac_sip::sipe::certprov_driver::PostError::Io(ref io)) if io.to_string().contains("certificate")),
+        "{r:?}"
+    );
+    assert!(server.join().unwrap(), "the server read no request");
+    p.handle_http_failure(now);
+    assert!(matches!(
+        p.poll_event(),
+        Some(DskEvent::Failed { code: 408, ref reason }) if reason == "Failed to connect to Lync server"
+    ));
+    assert!(e.certprov.poll_event().is_none());
+}
+
+fn pem(label: &str, der: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let b = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut s = format!("-----BEGIN {label}-----\n");
+    for c in b.as_bytes().chunks(64) {
+        s.push_str(std::str::from_utf8(c).unwrap());
+        s.push('\n');
+    }
+    s.push_str(&format!("-----END {label}-----\n"));
+    s.into_bytes()
+}
+
+/// The deployment's shape: TLS-DSK inside a SIP-over-TLS connection (the driver's rustls
+/// transport, server certificate from the double's CA). The phone gets its certificate,
+/// signs in through the handshake in gssapi-data and refreshes, all over the real socket.
+#[test]
+fn signs_in_with_tls_dsk_over_the_tls_transport() {
+    use ac_sip::driver::{Incoming, TlsSettings, TransportConfig, Transports};
+    use ac_sip::transaction::{Transmit, Transport};
+    let mut e = env(Duration::from_secs(3600), 600);
+    // The SIP transport's certificate (the TLS-DSK association has its own, inside).
+    let (chain, key) = e.certprov.server_cert("sfb.contoso.com").unwrap();
+    let mut srv_t = Transports::new(&TransportConfig {
+        tls: Some("127.0.0.1:0".parse().unwrap()),
+        tls_settings: TlsSettings {
+            identity: Some((
+                pem("CERTIFICATE", &chain[0]),
+                pem("PRIVATE KEY", key.secret_der()),
+            )),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let srv_addr = srv_t.local_addr(Transport::Tls).unwrap();
+    let mut cli_t = Transports::new(&TransportConfig {
+        tls_settings: TlsSettings {
+            roots: vec![pem("CERTIFICATE", &e.ca)],
+            server_name: Some("sfb.contoso.com".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let Env {
+        mut certprov,
+        mut registrar,
+        ca,
+    } = e;
+    // The registrar double on its own thread until it has answered five REGISTERs or 20 s.
+    let done = std::thread::spawn(move || {
+        let end = Instant::now() + Duration::from_secs(20);
+        let mut answered = 0;
+        let mut events = Vec::new();
+        while answered < 5 && Instant::now() < end {
+            if let Some(Incoming::Message {
+                transport,
+                source,
+                data,
+            }) = srv_t.recv(Some(end))
+            {
+                if let Some(r) = registrar.handle(&data) {
+                    srv_t
+                        .send(&Transmit {
+                            transport,
+                            dest: source,
+                            data: r,
+                        })
+                        .unwrap();
+                    answered += 1;
+                }
+            }
+            while let Some(ev) = registrar.poll_event() {
+                events.push(ev);
+            }
+        }
+        (events, srv_t)
+    });
+    let mut now = Instant::now();
+    let mut p = phone(&ca, pin("135790"), None, Some(URL));
+    p.register(now);
+    let req = p.poll_http().unwrap();
+    p.handle_http_response(now, &certprov.handle(&req, wall()));
+    let end = Instant::now() + Duration::from_secs(20);
+    let mut registered = 0;
+    while registered < 2 && Instant::now() < end {
+        if let Some(req) = p.poll_request() {
+            cli_t
+                .send(&Transmit {
+                    transport: Transport::Tls,
+                    dest: srv_addr,
+                    data: req,
+                })
+                .unwrap();
+        }
+        match cli_t.recv(Some(Instant::now() + Duration::from_secs(5))) {
+            Some(Incoming::Message { data, .. }) => p.handle_response(now, &data),
+            Some(other) => panic!("unexpected {other:?}"),
+            None => panic!("no response from the double"),
+        }
+        while let Some(ev) = p.poll_event() {
+            match ev {
+                DskEvent::Certificate { .. } => {}
+                DskEvent::Registered { expires } => {
+                    assert_eq!(expires, 600);
+                    registered += 1;
+                    if registered == 1 {
+                        now = p.poll_timeout().unwrap();
+                        p.handle_timeout(now);
+                    }
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(registered, 2, "signed in and refreshed over TLS");
+    let (events, srv_t) = done.join().unwrap();
+    drop(srv_t);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|ev| matches!(ev, DskServerEvent::Registered { .. }))
+            .count(),
+        2
+    );
+    assert!(events.contains(&DskServerEvent::Handshake { round: 2 }));
 }

@@ -15,12 +15,15 @@
 //! * [`dsk_signin`]: sign-in with a provisioned certificate (extension + PIN, user
 //!   credentials or an OAuth token) over TLS-DSK, with renewal before expiry.
 //! * [`certprov_server`], [`tlsdsk_server`]: doubles of the service and the registrar.
+//! * [`certprov_driver`]: the HTTPS POST for certificate provisioning (the only I/O here).
 //! * [`oauth`]: online Web sign-in, the OAuth 2.0 device authorization grant (RFC 8628)
 //!   and token refresh (RFC 6749 6), sans-IO; [`aad`]: an Azure AD double for tests.
 //! * [`park`]: call park and retrieve ([MS-SIPAPP]): the ms-call-park bodies and the
 //!   parker's side, sans-IO; [`cps`]: a Call Park Service double for tests.
 #[cfg(feature = "tls-dsk")]
 pub mod certprov;
+#[cfg(all(feature = "tls-dsk", feature = "driver"))]
+pub mod certprov_driver;
 #[cfg(feature = "tls-dsk")]
 pub mod certprov_server;
 pub mod diagnostics;
