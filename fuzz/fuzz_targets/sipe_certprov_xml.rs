@@ -5,9 +5,18 @@
 #![no_main]
 
 use ac_sip::sipe::certprov::{CertProvResponse, GetAndPublishCert, HttpRequest, HttpResponse};
+use ac_sip::sipe::tlsdsk::DskParams;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok(v) = std::str::from_utf8(data) {
+        if let Ok(p) = DskParams::parse(v) {
+            let e = p.emit();
+            let again = DskParams::parse(&e).expect("our emission parses");
+            assert_eq!(again, p);
+            assert_eq!(again.emit(), e, "emission is canonical");
+        }
+    }
     if let Ok(r) = CertProvResponse::parse(data) {
         let e = r.emit();
         let again = CertProvResponse::parse(e.as_bytes()).expect("our emission parses");

@@ -936,3 +936,27 @@ fn signs_in_with_tls_dsk_over_the_tls_transport() {
     );
     assert!(events.contains(&DskServerEvent::Handshake { round: 2 }));
 }
+
+fn param() -> impl Strategy<Value = String> {
+    "[ -~]{0,30}"
+}
+
+proptest! {
+    /// TLS-DSK header values: parse -> emit -> parse is stable for generated values.
+    #[test]
+    fn dsk_params_round_trip(
+        realm in param(), target in param(), version in 0u32..10,
+        opaque in proptest::option::of(param()), sts in proptest::option::of(param()),
+        gssapi in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200)),
+        crand in proptest::option::of("[0-9a-f]{8}"), cnum in proptest::option::of("[0-9]{1,5}"),
+        response in proptest::option::of("[0-9a-f]{40}"),
+    ) {
+        let p = DskParams {
+            realm, targetname: target, version, opaque, gssapi_data: gssapi, sts_uri: sts,
+            crand, cnum, response, ..Default::default()
+        };
+        let once = DskParams::parse(&p.emit()).unwrap();
+        prop_assert_eq!(&once, &p);
+        prop_assert_eq!(DskParams::parse(&once.emit()).unwrap(), once);
+    }
+}
