@@ -32,20 +32,26 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Some((r1, used))) = HttpRequest::decode(data) {
         assert!(used <= data.len());
         if let Ok(w) = r1.encode() {
-            let (r2, n2) = HttpRequest::decode(&w).expect("ours decodes").expect("complete");
+            let (r2, n2) = HttpRequest::decode(&w)
+                .expect("ours decodes")
+                .expect("complete");
             assert_eq!(n2, w.len());
             assert_eq!(r2.method, r1.method);
             assert_eq!(r2.headers, r1.headers);
             assert_eq!(r2.body, r1.body);
             let w2 = r2.encode().expect("re-encodes");
-            let (r3, _) = HttpRequest::decode(&w2).expect("ours decodes").expect("complete");
+            let (r3, _) = HttpRequest::decode(&w2)
+                .expect("ours decodes")
+                .expect("complete");
             assert_eq!(r3, r2);
         }
     }
     if let Ok(Some((r1, used))) = HttpResponse::decode(data) {
         assert!(used <= data.len());
         let w = r1.encode();
-        let (r2, n2) = HttpResponse::decode(&w).expect("ours decodes").expect("complete");
+        let (r2, n2) = HttpResponse::decode(&w)
+            .expect("ours decodes")
+            .expect("complete");
         assert_eq!(n2, w.len());
         assert_eq!(r2, r1);
     }
