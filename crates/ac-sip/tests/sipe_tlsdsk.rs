@@ -960,3 +960,44 @@ proptest! {
         prop_assert_eq!(DskParams::parse(&once.emit()).unwrap(), once);
     }
 }
+
+/// A renewal the service cannot answer leaves the registration standing and is tried
+/// again after `retry_after`; one the service refuses is reported and not retried.
+#[test]
+fn a_failed_renewal_keeps_the_registration() {
+    let start = Instant::now();
+    let mut e = env(Duration::from_secs(3600), 1800);
+    let mut p = phone(&e.ca, pin("135790"), None, Some(URL));
+    p.register(start);
+    assert_eq!(exchange(&mut p, &mut e, start), (1, 4));
+    while p.poll_event().is_some() {}
+    // Refreshes at 1,620 s, then the renewal at 2,928 s.
+    let mut now = p.poll_timeout().unwrap();
+    p.handle_timeout(now);
+    exchange(&mut p, &mut e, now);
+    assert_eq!(p.poll_event(), Some(DskEvent::Registered { expires: 1800 }));
+    now = p.poll_timeout().unwrap();
+    assert_eq!(now - start, Duration::from_secs(2928));
+    p.handle_timeout(now);
+    assert!(p.poll_http().is_some());
+    p.handle_http_failure(now);
+    assert!(matches!(
+        p.poll_event(),
+        Some(DskEvent::Failed { code: 408, .. })
+    ));
+    assert!(matches!(p.state(), DskSignInState::Registered { .. }));
+    assert!(p.sa_mut().is_some(), "the association stands");
+    // Retried 30 s later; now the PIN was changed: refused, reported, not retried.
+    now = p.poll_timeout().unwrap();
+    assert_eq!(now - start, Duration::from_secs(2958));
+    p.handle_timeout(now);
+    e.certprov.accounts[0].pin = "246802".into();
+    assert_eq!(exchange(&mut p, &mut e, now), (1, 0));
+    assert!(matches!(
+        p.poll_event(),
+        Some(DskEvent::Failed { ref reason, .. }) if reason.starts_with(INVALID)
+    ));
+    assert!(matches!(p.state(), DskSignInState::Registered { .. }));
+    // Only the REGISTER refresh is left to do (at 3,240 s).
+    assert_eq!(p.poll_timeout().unwrap() - start, Duration::from_secs(3240));
+}
