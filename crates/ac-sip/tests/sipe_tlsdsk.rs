@@ -936,3 +936,68 @@ fn signs_in_with_tls_dsk_over_the_tls_transport() {
     );
     assert!(events.contains(&DskServerEvent::Handshake { round: 2 }));
 }
+
+fn param() -> impl Strategy<Value = String> {
+    "[ -~]{0,30}"
+}
+
+proptest! {
+    /// TLS-DSK header values: parse -> emit -> parse is stable for generated values.
+    #[test]
+    fn dsk_params_round_trip(
+        realm in param(), target in param(), version in 0u32..10,
+        opaque in proptest::option::of(param()), sts in proptest::option::of(param()),
+        gssapi in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200)),
+        crand in proptest::option::of("[0-9a-f]{8}"), cnum in proptest::option::of("[0-9]{1,5}"),
+        response in proptest::option::of("[0-9a-f]{40}"),
+    ) {
+        let p = DskParams {
+            realm, targetname: target, version, opaque, gssapi_data: gssapi, sts_uri: sts,
+            crand, cnum, response, ..Default::default()
+        };
+        let once = DskParams::parse(&p.emit()).unwrap();
+        prop_assert_eq!(&once, &p);
+        prop_assert_eq!(DskParams::parse(&once.emit()).unwrap(), once);
+    }
+}
+
+/// A renewal the service cannot answer leaves the registration standing and is tried
+/// again after `retry_after`; one the service refuses is reported and not retried.
+#[test]
+fn a_failed_renewal_keeps_the_registration() {
+    let start = Instant::now();
+    let mut e = env(Duration::from_secs(3600), 1800);
+    let mut p = phone(&e.ca, pin("135790"), None, Some(URL));
+    p.register(start);
+    assert_eq!(exchange(&mut p, &mut e, start), (1, 4));
+    while p.poll_event().is_some() {}
+    // Refreshes at 1,620 s, then the renewal at 2,928 s.
+    let mut now = p.poll_timeout().unwrap();
+    p.handle_timeout(now);
+    exchange(&mut p, &mut e, now);
+    assert_eq!(p.poll_event(), Some(DskEvent::Registered { expires: 1800 }));
+    now = p.poll_timeout().unwrap();
+    assert_eq!(now - start, Duration::from_secs(2928));
+    p.handle_timeout(now);
+    assert!(p.poll_http().is_some());
+    p.handle_http_failure(now);
+    assert!(matches!(
+        p.poll_event(),
+        Some(DskEvent::Failed { code: 408, .. })
+    ));
+    assert!(matches!(p.state(), DskSignInState::Registered { .. }));
+    assert!(p.sa_mut().is_some(), "the association stands");
+    // Retried 30 s later; now the PIN was changed: refused, reported, not retried.
+    now = p.poll_timeout().unwrap();
+    assert_eq!(now - start, Duration::from_secs(2958));
+    p.handle_timeout(now);
+    e.certprov.accounts[0].pin = "246802".into();
+    assert_eq!(exchange(&mut p, &mut e, now), (1, 0));
+    assert!(matches!(
+        p.poll_event(),
+        Some(DskEvent::Failed { ref reason, .. }) if reason.starts_with(INVALID)
+    ));
+    assert!(matches!(p.state(), DskSignInState::Registered { .. }));
+    // Only the REGISTER refresh is left to do (at 3,240 s).
+    assert_eq!(p.poll_timeout().unwrap() - start, Duration::from_secs(3240));
+}

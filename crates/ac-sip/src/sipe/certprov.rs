@@ -377,7 +377,13 @@ impl HttpRequest {
         let target = parts
             .next()
             .ok_or(CertProvError::HttpSyntax("request line"))?;
-        if parts.next() != Some("HTTP/1.1") || method.is_empty() || !target.starts_with('/') {
+        // RFC 9112 3: method is a token, the origin-form target has no whitespace or
+        // controls; RFC 9110 7.2: Host is uri-host [":" port].
+        if parts.next() != Some("HTTP/1.1")
+            || !is_token(&method)
+            || !target.starts_with('/')
+            || target.bytes().any(|b| b <= b' ' || b == 0x7f)
+        {
             return Err(CertProvError::HttpSyntax("request line"));
         }
         let host = headers
@@ -385,6 +391,13 @@ impl HttpRequest {
             .find(|(n, _)| n.eq_ignore_ascii_case("Host"))
             .map(|(_, v)| v.clone())
             .ok_or(CertProvError::HttpSyntax("no Host"))?;
+        if host.is_empty()
+            || host
+                .bytes()
+                .any(|b| b <= b' ' || b == 0x7f || b"/?#@\\".contains(&b))
+        {
+            return Err(CertProvError::HttpSyntax("Host"));
+        }
         Ok(Some((
             HttpRequest {
                 method,
@@ -450,6 +463,13 @@ impl HttpResponse {
 
 type Head = (String, Vec<(String, String)>, Vec<u8>, usize);
 
+/// RFC 9110 5.6.2 `token`.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 fn decode_head(data: &[u8]) -> Result<Option<Head>> {
     let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
         if data.len() > MAX_HTTP_HEAD {
@@ -470,6 +490,10 @@ fn decode_head(data: &[u8]) -> Result<Option<Head>> {
             .split_once(':')
             .ok_or(CertProvError::HttpSyntax("header line"))?;
         let (n, v) = (n.trim().to_string(), v.trim().to_string());
+        // RFC 9110 5.1, 5.5: field names are tokens, values have no controls but HTAB.
+        if !is_token(&n) || v.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f) {
+            return Err(CertProvError::HttpSyntax("header line"));
+        }
         if n.eq_ignore_ascii_case("Content-Length") {
             let l: usize = v
                 .parse()
@@ -649,6 +673,15 @@ mod tests {
         assert_eq!(used, wire.len());
         assert_eq!(back, q);
         assert_eq!(HttpRequest::decode(&wire[..wire.len() - 1]).unwrap(), None);
+        // Found by the sipe_certprov_xml fuzz target: a Host with a space and a '/' made a
+        // URL whose re-encoded request line did not decode.
+        let bad = b"POST /a HTTP/1.1\r\nHost: h/x HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(
+            HttpRequest::decode(bad),
+            Err(CertProvError::HttpSyntax("Host"))
+        );
+        assert!(HttpRequest::decode(b"P T /a HTTP/1.1\r\nHost: h\r\n\r\n").is_err());
+        assert!(HttpRequest::decode(b"POST /a HTTP/1.1\r\nHost: h\r\nX: a\x01\r\n\r\n").is_err());
         assert_eq!(
             split_url("https://[::1]:8443/x").unwrap(),
             ("[::1]".into(), 8443, "/x".into())

@@ -20,7 +20,9 @@
 //! * Refused credentials (a SOAP fault or HTTP 401/403 from the service, or a fresh
 //!   challenge after our signed REGISTER) end in the manual's "Invalid address, username
 //!   or password" (8.1) without automatic retry (retrying a wrong PIN could lock the
-//!   account); other failures retry after `retry_after`.
+//!   account); other failures retry after `retry_after`. A renewal that fails while
+//!   registered is reported and leaves the registration standing (retried after
+//!   `retry_after` unless the credentials were refused).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -174,6 +176,8 @@ pub struct DskSignIn {
     refresh_at: Option<Instant>,
     retry_at: Option<Instant>,
     renew_at: Option<Instant>,
+    /// A renewal is under way while registered: its failure keeps the registration.
+    renewing: bool,
     events: Vec<DskEvent>,
 }
 
@@ -217,6 +221,7 @@ impl DskSignIn {
             refresh_at: None,
             retry_at: None,
             renew_at: None,
+            renewing: false,
             events: Vec::new(),
         }
     }
@@ -464,6 +469,7 @@ impl DskSignIn {
         if due(self.renew_at) {
             // Renew the certificate before it expires; the association follows.
             self.renew_at = None;
+            self.renewing = matches!(self.state, DskSignInState::Registered { .. });
             self.provision(now);
         }
         if due(self.refresh_at) {
@@ -478,6 +484,14 @@ impl DskSignIn {
     }
 
     fn fail(&mut self, now: Instant, code: u16, reason: String, retry: bool) {
+        if std::mem::take(&mut self.renewing) {
+            // The renewal failed while the registration (and its association) stands:
+            // report it, keep registered, try again later unless the credentials were
+            // refused.
+            self.events.push(DskEvent::Failed { code, reason });
+            self.renew_at = retry.then(|| now + self.cfg.retry_after);
+            return;
+        }
         self.state = DskSignInState::Failed {
             code,
             reason: reason.clone(),
