@@ -225,7 +225,8 @@ fn provisioning_dial_plan_and_presence_against_the_double() {
     pump(&mut svc, &mut reg, &mut s, now);
     assert_eq!(s.presence["sip:alice@contoso.com"], Availability::Away);
     assert_eq!(svc.published(), Some(Availability::Away));
-    assert_eq!(svc.poll_timeout(), None);
+    // No presence timer left; only the self subscription's refresh is scheduled.
+    assert_eq!(svc.poll_timeout(), svc.self_refresh_at());
     // A key press: Available again, and the timer restarts.
     now += Duration::from_secs(5);
     svc.user_activity(now, reg.sa_mut().unwrap());
@@ -236,7 +237,7 @@ fn provisioning_dial_plan_and_presence_against_the_double() {
     svc.set_in_call(now, true, reg.sa_mut().unwrap());
     pump(&mut svc, &mut reg, &mut s, now);
     assert_eq!(s.presence["sip:alice@contoso.com"], Availability::Busy);
-    assert_eq!(svc.poll_timeout(), None);
+    assert_eq!(svc.poll_timeout(), svc.self_refresh_at());
     svc.set_dnd(now, true, reg.sa_mut().unwrap());
     pump(&mut svc, &mut reg, &mut s, now);
     assert_eq!(
@@ -754,4 +755,112 @@ proptest! {
         let _ = RoamingData::parse(&b);
         let _ = roaming::parse_request(&b);
     }
+}
+
+/// The self subscription is refreshed before it expires (RFC 6665 4.1.2.1): at 90 % of the
+/// granted 47,515 s ([MS-PRES] 4.4.3) a signed SUBSCRIBE goes out in the subscription's
+/// dialog (same Call-ID and tags, next CSeq); the double keeps one subscription and its
+/// BENOTIFYs still verify. A refresh refused with 481 makes a new subscription.
+#[test]
+fn self_subscription_is_refreshed_before_it_expires() {
+    let t0 = Instant::now();
+    let mut s = server();
+    s.set_roaming_self(ROAMING_SELF).unwrap();
+    let mut reg = signed_in(&mut s, t0);
+    let mut svc = services(13);
+    svc.start(t0, reg.sa_mut().unwrap());
+    pump(&mut svc, &mut reg, &mut s, t0);
+    let first_sub = server_events(&mut s)
+        .into_iter()
+        .filter(|e| matches!(e, ServerEvent::RoamingSelfSubscribed { .. }))
+        .count();
+    assert_eq!(first_sub, 1);
+    let refresh_at = t0 + Duration::from_secs(47515) * 9 / 10;
+    assert_eq!(svc.self_refresh_at(), Some(refresh_at));
+    // In DND no presence timer runs: the refresh is the next thing to do.
+    svc.set_dnd(t0, true, reg.sa_mut().unwrap());
+    pump(&mut svc, &mut reg, &mut s, t0);
+    assert_eq!(svc.poll_timeout(), Some(refresh_at));
+    svc.handle_timeout(refresh_at - Duration::from_secs(1), reg.sa_mut().unwrap());
+    assert!(svc.poll_request().is_none(), "not before its time");
+
+    svc.handle_timeout(refresh_at, reg.sa_mut().unwrap());
+    let req = svc.poll_request().expect("the refresh");
+    let m = Message::parse(&req).unwrap();
+    assert_eq!(m.method(), Some(Method::Subscribe));
+    assert_eq!(m.first(HeaderName::Event), Some(roaming::EVENT));
+    assert_eq!(m.cseq().unwrap().seq, 2);
+    // The dialog of the first SUBSCRIBE: its Call-ID, our tag, the double's To tag.
+    let to = m.first(HeaderName::To).unwrap();
+    assert!(to.contains(";tag=0858513FA91D3AAE1A5840DDB99599DF"), "{to}");
+    assert!(
+        m.first(HeaderName::Authorization).is_some()
+            || m.first(HeaderName::ProxyAuthorization).is_some()
+    );
+    let resp = s.handle(&req).expect("answered");
+    assert_eq!(Message::parse(&resp).unwrap().status(), Some(200));
+    svc.handle_response(refresh_at, &resp, reg.sa_mut().unwrap());
+    assert!(events(&mut svc)
+        .iter()
+        .all(|e| !matches!(e, ServicesEvent::Failed { .. })));
+    assert_eq!(
+        svc.self_refresh_at(),
+        Some(refresh_at + Duration::from_secs(47515) * 9 / 10)
+    );
+    assert!(server_events(&mut s)
+        .iter()
+        .any(|e| matches!(e, ServerEvent::RoamingSelfSubscribed { .. })));
+    // Still one subscription at the double, whose BENOTIFY the phone takes.
+    let notes = s.set_voicemail(VoicemailCounts { unread: 4, read: 5 });
+    assert_eq!(
+        notes.len(),
+        1,
+        "the refresh did not add a second subscription"
+    );
+    assert_eq!(
+        svc.handle_request(refresh_at, &notes[0], reg.sa_mut().unwrap()),
+        None
+    );
+    assert_eq!(
+        svc.voicemail(),
+        Some(VoicemailCounts { unread: 4, read: 5 })
+    );
+    assert_eq!(
+        events(&mut svc),
+        [ServicesEvent::Voicemail(VoicemailCounts {
+            unread: 4,
+            read: 5
+        })]
+    );
+
+    // The next refresh is refused with 481 (the server lost the subscription): the phone
+    // subscribes anew (new Call-ID, CSeq 1).
+    let t2 = svc.self_refresh_at().unwrap();
+    svc.handle_timeout(t2, reg.sa_mut().unwrap());
+    let req = svc.poll_request().expect("second refresh");
+    let m = Message::parse(&req).unwrap();
+    assert_eq!(m.cseq().unwrap().seq, 3);
+    let old_cid = m.call_id().unwrap().to_string();
+    let r481 = response_to(&m, 481, Some("x")).to_bytes();
+    svc.handle_response(t2, &r481, reg.sa_mut().unwrap());
+    assert!(matches!(
+        events(&mut svc)[..],
+        [ServicesEvent::Failed {
+            what: "roaming self",
+            code: 481,
+            ..
+        }]
+    ));
+    let again = svc.poll_request().expect("a new subscription");
+    let m = Message::parse(&again).unwrap();
+    assert_eq!(m.cseq().unwrap().seq, 1);
+    assert_ne!(m.call_id().unwrap(), old_cid);
+    assert!(!m.first(HeaderName::To).unwrap().contains("tag="));
+    assert_eq!(svc.self_refresh_at(), None, "until the new 200");
+    let resp = s.handle(&again).expect("answered");
+    svc.handle_response(t2, &resp, reg.sa_mut().unwrap());
+    assert_eq!(
+        svc.self_refresh_at(),
+        Some(t2 + Duration::from_secs(47515) * 9 / 10)
+    );
 }

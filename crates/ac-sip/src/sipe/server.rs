@@ -396,14 +396,21 @@ impl SfbServer {
                 .push(ServerEvent::RoamingSelfSubscribed { types });
             let from = req.first(HeaderName::From).unwrap_or("").to_string();
             let contact = req.first(HeaderName::Contact).unwrap_or("");
-            self.self_subs.push(SelfSub {
-                sa_key: sa_key.to_string(),
-                call_id: req.call_id().map(str::to_string).unwrap_or_default(),
-                aor: crate::sipe::sipae::raw_uri(&from).to_string(),
-                subscriber: from,
-                contact: crate::sipe::sipae::raw_uri(contact).to_string(),
-                cseq: 1,
-            });
+            let call_id = req.call_id().map(str::to_string).unwrap_or_default();
+            // A refresh (RFC 6665 4.1.2.1: SUBSCRIBE in the subscription's dialog) keeps the
+            // one subscription and its NOTIFY CSeq space.
+            if let Some(sub) = self.self_subs.iter_mut().find(|s| s.call_id == call_id) {
+                sub.contact = crate::sipe::sipae::raw_uri(contact).to_string();
+            } else {
+                self.self_subs.push(SelfSub {
+                    sa_key: sa_key.to_string(),
+                    call_id,
+                    aor: crate::sipe::sipae::raw_uri(&from).to_string(),
+                    subscriber: from,
+                    contact: crate::sipe::sipae::raw_uri(contact).to_string(),
+                    cseq: 1,
+                });
+            }
             let body = self
                 .roaming_doc
                 .clone()

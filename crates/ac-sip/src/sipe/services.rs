@@ -84,6 +84,21 @@ enum Kind {
     LocationProfile,
     Publish(Availability),
     RoamingSelf,
+    /// A refresh of the self subscription inside its dialog (RFC 6665 4.1.2.1).
+    RoamingSelfRefresh,
+}
+
+/// The self subscription's dialog, for refreshes.
+#[derive(Debug, Clone)]
+struct SelfDialog {
+    call_id: String,
+    tag: String,
+    remote_tag: String,
+    /// Where in-dialog requests go (the 200's Contact, else the AOR).
+    target: String,
+    cseq: u32,
+    /// When to refresh.
+    refresh_at: Instant,
 }
 
 #[derive(Debug)]
@@ -107,6 +122,8 @@ pub struct SipeServices {
     /// The latest roaming self categories and the voicemail counts they carry.
     roaming: Option<RoamingData>,
     voicemail: Option<VoicemailCounts>,
+    /// The self subscription's dialog once the 200 came, and when to refresh it.
+    self_dialog: Option<SelfDialog>,
 }
 
 impl SipeServices {
@@ -128,6 +145,7 @@ impl SipeServices {
             self_sub: None,
             roaming: None,
             voicemail: None,
+            self_dialog: None,
         }
     }
 
@@ -202,11 +220,34 @@ impl SipeServices {
     /// package, ms-benotify supported and proxy-required, piggybacked first NOTIFY
     /// supported, a `roamingList` of all four roaming types (3.3.5.1).
     pub fn subscribe_roaming_self(&mut self, sa: &mut ClientSa) {
-        let aor = self.cfg.aor.clone();
+        self.self_dialog = None;
+        self.send_self_subscribe(sa, None);
+    }
+
+    /// The self SUBSCRIBE, new or (with `dialog`) a refresh inside the subscription's
+    /// dialog with the next CSeq (RFC 6665 4.1.2.1: a subscriber refreshes before the
+    /// granted duration runs out by sending SUBSCRIBE in the same dialog).
+    fn send_self_subscribe(&mut self, sa: &mut ClientSa, dialog: Option<&SelfDialog>) {
+        let target = dialog
+            .map(|d| d.target.clone())
+            .unwrap_or_else(|| self.cfg.aor.clone());
         let body = roaming::request_body(roaming::ALL_TYPES);
-        self.send(
+        let kind = if dialog.is_some() {
+            Kind::RoamingSelfRefresh
+        } else {
+            Kind::RoamingSelf
+        };
+        let d = dialog.map(|d| {
+            (
+                d.call_id.clone(),
+                d.tag.clone(),
+                d.remote_tag.clone(),
+                d.cseq,
+            )
+        });
+        self.send_in(
             Method::Subscribe,
-            &aor,
+            &target,
             &[
                 (HeaderName::Event, roaming::EVENT),
                 (HeaderName::Accept, roaming::CONTENT_TYPE),
@@ -215,8 +256,9 @@ impl SipeServices {
                 (HeaderName::Supported, "ms-piggyback-first-notify"),
             ],
             Some((roaming::CONTENT_TYPE, body.into_bytes())),
-            Kind::RoamingSelf,
+            kind,
             sa,
+            d,
         );
     }
 
@@ -298,8 +340,31 @@ impl SipeServices {
         kind: Kind,
         sa: &mut ClientSa,
     ) {
-        let call_id = format!("{:016x}{:016x}", self.next(), self.next());
-        let tag = format!("{:010x}", self.next() & 0xff_ffff_ffff);
+        self.send_in(method, uri, headers, body, kind, sa, None);
+    }
+
+    /// [`Self::send`], inside a dialog when `dialog` is given (Call-ID, our tag, the
+    /// remote tag, CSeq).
+    #[allow(clippy::too_many_arguments)]
+    fn send_in(
+        &mut self,
+        method: Method<'_>,
+        uri: &str,
+        headers: &[(HeaderName<'static>, &str)],
+        body: Option<(&str, Vec<u8>)>,
+        kind: Kind,
+        sa: &mut ClientSa,
+        dialog: Option<(String, String, String, u32)>,
+    ) {
+        let (call_id, tag, remote_tag, cseq) = match dialog {
+            Some((c, t, r, n)) => (c, t, Some(r), n),
+            None => (
+                format!("{:016x}{:016x}", self.next(), self.next()),
+                format!("{:010x}", self.next() & 0xff_ffff_ffff),
+                None,
+                1,
+            ),
+        };
         let branch = self.next();
         let mut b = MessageBuf::request(method, uri);
         b.push(
@@ -314,9 +379,12 @@ impl SipeServices {
             HeaderName::From,
             format!("<{}>;tag={tag};epid={}", self.cfg.aor, self.cfg.epid),
         );
-        b.push(HeaderName::To, format!("<{}>", self.cfg.aor));
+        match &remote_tag {
+            Some(r) => b.push(HeaderName::To, format!("<{}>;tag={r}", self.cfg.aor)),
+            None => b.push(HeaderName::To, format!("<{}>", self.cfg.aor)),
+        };
         b.push(HeaderName::CallId, call_id.clone());
-        b.push(HeaderName::CSeq, format!("1 {}", method.as_str()));
+        b.push(HeaderName::CSeq, format!("{cseq} {}", method.as_str()));
         b.push(HeaderName::Contact, format!("<{}>", self.cfg.contact));
         for (n, v) in headers {
             b.push(*n, *v);
@@ -421,6 +489,59 @@ impl SipeServices {
         self.update(now, sa);
     }
 
+    /// A verified 2xx to the self SUBSCRIBE: the dialog (RFC 6665 4.1.2.1) and the granted
+    /// duration (Expires, else the subscription-state's expires; [MS-PRES] 4.4.3 grants
+    /// 47,515 s). The refresh goes out at 90 % of it.
+    fn self_subscribed(&mut self, now: Instant, m: &Message<'_>) {
+        let granted = m.expires().ok().flatten().or_else(|| {
+            let ss = m.first(HeaderName::SubscriptionState)?;
+            ss.split(';').skip(1).find_map(|p| {
+                let (n, v) = p.split_once('=')?;
+                n.trim()
+                    .eq_ignore_ascii_case("expires")
+                    .then(|| v.trim().parse().ok())
+                    .flatten()
+            })
+        });
+        let (Some(granted), Ok(call_id)) = (granted, m.call_id()) else {
+            return;
+        };
+        if granted == 0 {
+            self.self_dialog = None;
+            return;
+        }
+        let Some((sub_cid, tag)) = self.self_sub.clone() else {
+            return;
+        };
+        if sub_cid != call_id {
+            return;
+        }
+        let remote_tag = m
+            .first(HeaderName::To)
+            .map(crate::sipe::sipae::raw_tag)
+            .unwrap_or_default()
+            .to_string();
+        let target = m
+            .first(HeaderName::Contact)
+            .map(|c| crate::sipe::sipae::raw_uri(c).to_string())
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| self.cfg.aor.clone());
+        let cseq = self
+            .self_dialog
+            .as_ref()
+            .map(|d| d.cseq)
+            .unwrap_or_else(|| m.cseq().map(|c| c.seq).unwrap_or(1));
+        let life = std::time::Duration::from_secs(u64::from(granted));
+        self.self_dialog = Some(SelfDialog {
+            call_id: sub_cid,
+            tag,
+            remote_tag,
+            target,
+            cseq,
+            refresh_at: now + life * 9 / 10,
+        });
+    }
+
     pub fn poll_request(&mut self) -> Option<Vec<u8>> {
         (!self.outgoing.is_empty()).then(|| self.outgoing.remove(0))
     }
@@ -429,8 +550,30 @@ impl SipeServices {
         (!self.events.is_empty()).then(|| self.events.remove(0))
     }
 
-    /// The next presence transition.
+    /// The next presence transition or self subscription refresh.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let refresh = self
+            .self_dialog
+            .as_ref()
+            .filter(|_| {
+                !self
+                    .pending
+                    .values()
+                    .any(|k| *k == Kind::RoamingSelfRefresh)
+            })
+            .map(|d| d.refresh_at);
+        [self.presence_timeout(), refresh]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// When the self subscription will be refreshed.
+    pub fn self_refresh_at(&self) -> Option<Instant> {
+        self.self_dialog.as_ref().map(|d| d.refresh_at)
+    }
+
+    fn presence_timeout(&self) -> Option<Instant> {
         let t = self.last_activity?;
         if self.in_call || self.dnd {
             return None;
@@ -446,6 +589,19 @@ impl SipeServices {
 
     pub fn handle_timeout(&mut self, now: Instant, sa: &mut ClientSa) {
         self.update(now, sa);
+        let refreshing = self
+            .pending
+            .values()
+            .any(|k| *k == Kind::RoamingSelfRefresh);
+        if let Some(mut d) = self
+            .self_dialog
+            .clone()
+            .filter(|d| now >= d.refresh_at && !refreshing)
+        {
+            d.cseq += 1;
+            self.send_self_subscribe(sa, Some(&d));
+            self.self_dialog = Some(d);
+        }
     }
 
     /// A final response to one of our requests.
@@ -462,10 +618,21 @@ impl SipeServices {
             Kind::Provisioning => "provisioning",
             Kind::LocationProfile => "location profile",
             Kind::Publish(_) => "presence",
-            Kind::RoamingSelf => "roaming self",
+            Kind::RoamingSelf | Kind::RoamingSelfRefresh => "roaming self",
         };
         if let Kind::Publish(_) = kind {
             self.in_flight = false;
+        }
+        if !(200..300).contains(&code) && kind == Kind::RoamingSelfRefresh {
+            // RFC 6665 4.1.2.1 / 4.1.2.2: a refresh refused (481: the subscription is gone)
+            // ends the subscription; a new one replaces it.
+            self.events.push(ServicesEvent::Failed {
+                what,
+                code,
+                reason: "self subscription refresh refused; subscribing again".into(),
+            });
+            self.subscribe_roaming_self(sa);
+            return;
         }
         if !(200..300).contains(&code) {
             let reason = crate::sipe::diagnostics::notification(&m)
@@ -532,7 +699,8 @@ impl SipeServices {
                     reason: e.to_string(),
                 }),
             },
-            Kind::RoamingSelf => {
+            Kind::RoamingSelf | Kind::RoamingSelfRefresh => {
+                self.self_subscribed(now, &m);
                 // The piggybacked first NOTIFY (ms-piggyback-first-notify).
                 let ct = m.first(HeaderName::ContentType).unwrap_or("");
                 if !m.body.is_empty() && ct.trim().eq_ignore_ascii_case(roaming::CONTENT_TYPE) {
