@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 
 use crate::g711;
 use crate::g722;
+use crate::g729;
 use crate::rtp::{RtpPacket, RtpView};
+use crate::silk;
 use ac_cfg::Config;
 
 /// Codec of the paging stream.
@@ -36,7 +38,20 @@ pub enum PagingCodec {
     Pcmu,
     Pcma,
     G722,
+    /// G.729 Annex A (without Annex B: a page is continuous), two 10 ms frames per packet.
+    G729,
+    /// SILK at 8 kHz, one 20 ms frame per packet.
+    Silk8000,
+    /// SILK at 16 kHz, one 20 ms frame per packet.
+    Silk16000,
 }
+
+/// Payload types of the SILK pages. A page has no SDP to negotiate a dynamic payload type
+/// (RFC 3551 3), so sender and receivers must agree beforehand; these are the numbers Skype
+/// for Business clients offer for SILK/8000 and SILK/16000 (our choice, not in the manual).
+pub const SILK_8000_PT: u8 = 103;
+/// See [`SILK_8000_PT`].
+pub const SILK_16000_PT: u8 = 104;
 
 impl PagingCodec {
     /// RTP payload type (RFC 3551 static types).
@@ -45,6 +60,9 @@ impl PagingCodec {
             PagingCodec::Pcmu => 0,
             PagingCodec::Pcma => 8,
             PagingCodec::G722 => 9,
+            PagingCodec::G729 => 18,
+            PagingCodec::Silk8000 => SILK_8000_PT,
+            PagingCodec::Silk16000 => SILK_16000_PT,
         }
     }
     fn from_payload_type(pt: u8) -> Option<PagingCodec> {
@@ -52,19 +70,30 @@ impl PagingCodec {
             0 => Some(PagingCodec::Pcmu),
             8 => Some(PagingCodec::Pcma),
             9 => Some(PagingCodec::G722),
+            18 => Some(PagingCodec::G729),
+            SILK_8000_PT => Some(PagingCodec::Silk8000),
+            SILK_16000_PT => Some(PagingCodec::Silk16000),
             _ => None,
         }
     }
     /// Audio sample rate of the PCM the codec carries.
     pub fn sample_rate(self) -> u32 {
         match self {
-            PagingCodec::G722 => 16_000,
+            PagingCodec::G722 | PagingCodec::Silk16000 => 16_000,
             _ => 8_000,
         }
     }
     /// Samples in one 20 ms frame at [`PagingCodec::sample_rate`].
     pub fn frame_samples(self) -> usize {
         self.sample_rate() as usize / 50
+    }
+    /// RTP timestamp units per 20 ms packet: 160 for every codec with an 8 kHz RTP clock
+    /// (G.722's is 8 kHz too, RFC 3551 4.5.2), 320 for SILK/16000 (its clock is its rate).
+    fn rtp_ticks(self) -> u32 {
+        match self {
+            PagingCodec::Silk16000 => 320,
+            _ => 160,
+        }
     }
 }
 
@@ -73,8 +102,10 @@ impl PagingCodec {
 pub enum PagingError {
     #[error("bad paging setting {key} = {value:?}")]
     BadSetting { key: String, value: String },
-    #[error("paging codec {0} is not available in this build (PCMU, PCMA, G722_8000 are)")]
+    #[error("paging codec {0} is not one of PCMU, PCMA, G722_8000, G729, SILK_8000, SILK_16000")]
     UnsupportedCodec(String),
+    #[error("the paging encoder failed: {0}")]
+    Encoder(String),
     #[error("multicast address {0} is not in 224.0.0.0/4")]
     NotMulticast(Ipv4Addr),
     #[error("a paging frame must hold {want} samples, got {got}")]
@@ -130,6 +161,9 @@ impl PagingConfig {
             "PCMU" => PagingCodec::Pcmu,
             "PCMA" => PagingCodec::Pcma,
             "G722_8000" | "G722" => PagingCodec::G722,
+            "G729" => PagingCodec::G729,
+            "SILK_8000" => PagingCodec::Silk8000,
+            "SILK_16000" => PagingCodec::Silk16000,
             other => return Err(PagingError::UnsupportedCodec(other.to_owned())),
         };
         let tk = format!("{p}end_income_paging_timeout");
@@ -190,12 +224,26 @@ pub struct PageSender {
     ts: u32,
     first: bool,
     g722: g722::Encoder,
+    g729: Option<Box<g729::Encoder>>,
+    silk: Option<Box<silk::Encoder>>,
 }
 
 impl PageSender {
     /// `ssrc`, `seq` and `ts` are the random initial values (RFC 3550 5.1), from the caller.
     pub fn new(group: &PagingGroup, codec: PagingCodec, ssrc: u32, seq: u16, ts: u32) -> Self {
+        let silk_rate = match codec {
+            PagingCodec::Silk8000 => Some(8000),
+            PagingCodec::Silk16000 => Some(16_000),
+            _ => None,
+        };
         PageSender {
+            g729: (codec == PagingCodec::G729).then(|| Box::new(g729::Encoder::new(false))),
+            // Rates 8000 and 16000 are always accepted by the encoder.
+            silk: silk_rate.and_then(|r| {
+                silk::Encoder::new(silk::EncoderConfig::new(r))
+                    .ok()
+                    .map(Box::new)
+            }),
             codec,
             dest: group.addr,
             ssrc,
@@ -230,6 +278,31 @@ impl PageSender {
                 g711::encode_alaw(pcm, &mut payload);
             }
             PagingCodec::G722 => self.g722.encode(pcm, &mut payload),
+            PagingCodec::G729 => {
+                let enc = self
+                    .g729
+                    .as_mut()
+                    .ok_or_else(|| PagingError::Encoder("no G.729 encoder".into()))?;
+                for half in pcm.chunks_exact(g729::FRAME_SAMPLES) {
+                    let mut f = [0i16; g729::FRAME_SAMPLES];
+                    f.copy_from_slice(half);
+                    payload.extend_from_slice(enc.encode(&f).bytes());
+                }
+            }
+            PagingCodec::Silk8000 | PagingCodec::Silk16000 => {
+                let enc = self
+                    .silk
+                    .as_mut()
+                    .ok_or_else(|| PagingError::Encoder("no SILK encoder".into()))?;
+                // 20 ms packets: every 20 ms frame completes one.
+                match enc.encode(pcm) {
+                    Ok(Some(p)) => payload = p,
+                    Ok(None) => {
+                        return Err(PagingError::Encoder("SILK packet not complete".into()))
+                    }
+                    Err(e) => return Err(PagingError::Encoder(e.to_string())),
+                }
+            }
         }
         let pkt = RtpPacket {
             marker: self.first,
@@ -245,9 +318,7 @@ impl PageSender {
         let data = pkt.to_vec().unwrap_or_default();
         self.first = false;
         self.seq = self.seq.wrapping_add(1);
-        // 160 timestamp units per 20 ms for every codec here (G.722's RTP clock is 8 kHz,
-        // RFC 3551 4.5.2).
-        self.ts = self.ts.wrapping_add(160);
+        self.ts = self.ts.wrapping_add(self.codec.rtp_ticks());
         Ok(PageDatagram {
             dest: self.dest,
             data,
@@ -315,6 +386,8 @@ struct ActivePage {
     state: PageState,
     last_seq: Option<u16>,
     g722: g722::Decoder,
+    g729: Option<Box<g729::Decoder>>,
+    silk: Option<Box<silk::Decoder>>,
 }
 
 /// Streams we decided not to play, until they are silent for the timeout.
@@ -466,6 +539,38 @@ impl PagingReceiver {
                 g711::decode_alaw(payload, &mut pcm);
             }
             PagingCodec::G722 => a.g722.decode(payload, &mut pcm),
+            PagingCodec::G729 => {
+                let dec = a.g729.get_or_insert_with(|| Box::new(g729::Decoder::new()));
+                // 10-byte speech frames, possibly a 2-byte SID last (RFC 3551 4.5.6).
+                let mut rest = payload;
+                while !rest.is_empty() {
+                    let n = if rest.len() >= g729::FRAME_BYTES {
+                        g729::FRAME_BYTES
+                    } else {
+                        rest.len()
+                    };
+                    let mut out = [0i16; g729::FRAME_SAMPLES];
+                    if dec.decode_bytes(&rest[..n], &mut out).is_err() {
+                        break;
+                    }
+                    pcm.extend_from_slice(&out);
+                    rest = &rest[n..];
+                }
+            }
+            PagingCodec::Silk8000 | PagingCodec::Silk16000 => {
+                if a.silk.is_none() {
+                    a.silk = silk::Decoder::new(codec.sample_rate()).ok().map(Box::new);
+                }
+                if let Some(dec) = a.silk.as_mut() {
+                    if dec.decode(payload, &mut pcm).is_err() {
+                        pcm.clear();
+                        dec.conceal(&mut pcm);
+                    }
+                }
+            }
+        }
+        if pcm.is_empty() {
+            return;
         }
         if self.audio.len() == MAX_AUDIO_FRAMES {
             self.audio.pop_front();
@@ -495,6 +600,8 @@ impl PagingReceiver {
             state,
             last_seq: None,
             g722: g722::Decoder::new(g722::Mode::Mode1),
+            g729: None,
+            silk: None,
         });
         let ev = match state {
             PageState::Playing => PageEvent::Started {

@@ -94,7 +94,7 @@ fn defaults_come_from_the_schema() {
     assert_eq!(c.group(3).unwrap().addr.to_string(), "239.1.1.13:8893");
     assert_eq!(c.group(0).unwrap().name, "Emergency");
     let e = PagingConfig::from_config(&config("voip/services/group_paging/codec=G729\n"));
-    assert_eq!(e, Err(PagingError::UnsupportedCodec("G729".into())));
+    assert_eq!(e.map(|c| c.codec), Ok(PagingCodec::G729));
     let e = PagingConfig::from_config(&config(
         "voip/services/group_paging/group/1/activated=1\n\
          voip/services/group_paging/group/1/multicast_addr=10.0.0.1\n",
@@ -108,6 +108,9 @@ fn idle_phone_plays_each_codec_and_ends_after_the_timeout() {
         (PagingCodec::G722, "G722_8000"),
         (PagingCodec::Pcmu, "PCMU"),
         (PagingCodec::Pcma, "PCMA"),
+        (PagingCodec::G729, "G729"),
+        (PagingCodec::Silk8000, "SILK_8000"),
+        (PagingCodec::Silk16000, "SILK_16000"),
     ] {
         let c = cfg(&format!("voip/services/group_paging/codec={name}\n"));
         assert_eq!(c.codec, codec);
