@@ -41,10 +41,12 @@ pub const ACCEPT: &str = "application/vnd.microsoft.rtc.autodiscover+xml; v=1";
 pub const MAX_HOPS: usize = 10;
 /// How long one request may take. Ours.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Most links in one document. Ours.
-pub const MAX_LINKS: usize = 64;
-/// Longest href or token accepted.
-pub const MAX_VALUE: usize = 2048;
+/// Most links in one document (3.1.5.3 lists six kinds besides Redirect). Ours; with
+/// [`MAX_VALUE`] it keeps our emission (worst case six bytes per character escaped)
+/// under [`xml::MAX_BODY`].
+pub const MAX_LINKS: usize = 16;
+/// Longest href, token or AccessLocation accepted, in bytes.
+pub const MAX_VALUE: usize = 1024;
 
 /// Why a document was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -142,6 +144,11 @@ impl Document {
             .into());
         }
         let access_location = root.attribute("AccessLocation").map(str::to_string);
+        if let Some(a) = &access_location {
+            if a.len() > MAX_VALUE {
+                return Err(DocumentError::Value("AutodiscoverResponse"));
+            }
+        }
         let (kind, res) = match (xml::child(root, "Root"), xml::child(root, "User")) {
             (Some(r), None) => (ResourceKind::Root, r),
             (None, Some(u)) => (ResourceKind::User, u),
