@@ -20,6 +20,8 @@
 //!   and token refresh (RFC 6749 6), sans-IO; [`aad`]: an Azure AD double for tests.
 //! * [`park`]: call park and retrieve ([MS-SIPAPP]): the ms-call-park bodies and the
 //!   parker's side, sans-IO; [`cps`]: a Call Park Service double for tests.
+//! * [`autodiscover`]: AutoDiscover ([MS-OCDISCWS]) of the SIP home server, sans-IO, with
+//!   the fall back to DNS SRV; [`autodiscover_server`]: its double for tests.
 #[cfg(feature = "tls-dsk")]
 pub mod certprov;
 #[cfg(all(feature = "tls-dsk", feature = "driver"))]
@@ -44,6 +46,8 @@ pub mod tlsdsk_server;
 pub mod xml;
 // Online sign-in (OAuth 2.0 device authorization grant) and call park.
 pub mod aad;
+pub mod autodiscover;
+pub mod autodiscover_server;
 pub mod cps;
 pub mod oauth;
 pub mod park;
